@@ -42,6 +42,9 @@ IMAGES_FOLDER = "images"
 MANIFEST_FILE = "manifest.csv"
 MANIFEST_COLUMNS = ("path", "split", "labels", "bytes", "sha256")
 
+# The share of a dataset's images that go to train; the rest is test.
+TRAIN_FRACTION = 0.8
+
 # Annotation tools round box corners to whole pixels, so a box may overshoot
 # its image by a fraction of a pixel; anything beyond one pixel is an error.
 BOX_TOLERANCE_PX = 1.0
@@ -90,6 +93,26 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.examples)
+
+
+def split_of(dataset: str, source_path: str) -> str:
+    """The split of an image: a stable hash of its dataset and source path.
+
+    The split depends on nothing else (not on download order, file system
+    or machine), so every preparation of a dataset gives the same split.
+    About `TRAIN_FRACTION` of the images land in train.
+
+    Args:
+        dataset: the dataset's name, e.g. "ibeans".
+        source_path: the image's path inside its source archive or folder,
+            with forward slashes.
+
+    Returns:
+        "train" or "test".
+    """
+    key = f"{dataset}/{source_path}".encode("utf-8")
+    fraction = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+    return "train" if fraction < TRAIN_FRACTION else "test"
 
 
 def detect_task(dataset_dir: str | pathlib.Path) -> str:
