@@ -1,0 +1,250 @@
+"""Runs one job: the ingestion program, then the scoring program.
+
+Both programs run as fresh interpreters (`sys.executable -m ...`): the
+runner never imports TensorFlow, which does not survive fork(), and a job
+that crashes or leaks memory takes nothing else down. Each program runs in
+its own session, so a time limit or an interruption ends its whole process
+group (TERM, then KILL).
+
+Whatever happens, the job ends with a job.json whose state is "finished"
+and whose status says how it went: a failure is a result, not a crash of
+the run. Only an interruption of the runner itself (Ctrl-C, SIGTERM) leaves
+a job unfinished, to be run again on the next invocation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from autocv import budgets, protocol
+from autocv.errors import ProtocolError
+from meta_benchmark import jobs
+
+log = logging.getLogger(__name__)
+
+# The seed of a job reaches the submission through this environment
+# variable (and PYTHONHASHSEED); the ingestion program has no seed flag.
+SEED_ENV = "AUTOCV_SEED"
+
+# Ingestion ends itself at T + grace, after a startup of at most
+# STARTUP_TIMEOUT_S. The runner's own limit adds this margin for the
+# ingestion program's start and clean-up, so it only fires when ingestion
+# itself hangs.
+INGESTION_MARGIN_S = 120.0
+
+# Scoring reads finished files; even detection with a hundred predictions
+# scores in minutes. Past this the scoring program is taken to hang.
+SCORING_TIMEOUT_S = 1800.0
+
+# The folder that holds `meta_benchmark`, `ingestion_program` and
+# `scoring_program`: the programs are started with it on PYTHONPATH, so
+# they run from a checkout as from an installed package.
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def ingestion_limit_s(time_budget_s: float) -> float:
+    """The runner's outer wall-clock limit of one ingestion run."""
+    return (
+        time_budget_s
+        + budgets.STARTUP_TIMEOUT_S
+        + budgets.GRACE_S
+        + 2 * budgets.KILL_WAIT_S
+        + INGESTION_MARGIN_S
+    )
+
+
+def python_path() -> str:
+    """This environment's PYTHONPATH with the project's folder in front."""
+    paths = [str(PROJECT_ROOT)] + [
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+    ]
+    return os.pathsep.join(paths)
+
+
+def _environment(seed: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = python_path()
+    env[SEED_ENV] = str(seed)
+    env["PYTHONHASHSEED"] = str(seed)
+    return env
+
+
+def _end_group(process: subprocess.Popen) -> None:
+    """Ends a program's process group: TERM, a wait, then KILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=budgets.KILL_WAIT_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_program(
+    args: list[str], log_path: pathlib.Path, timeout_s: float, env: dict
+) -> tuple[int | None, float]:
+    """Runs `python -m <args>` with its output in `log_path`.
+
+    Returns:
+        (exit code, or None when the time limit ended it; seconds taken).
+    """
+    started = time.monotonic()
+    with open(log_path, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            code = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("%s ran past %.0f s; ending it", args[0], timeout_s)
+            _end_group(process)
+            code = None
+        except BaseException:
+            # The runner is interrupted: leave no program behind.
+            _end_group(process)
+            raise
+    return code, time.monotonic() - started
+
+
+def _read_optional(path: pathlib.Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return protocol.read_json(path)
+    except ProtocolError as e:
+        log.warning("Cannot read %s: %s", path, e)
+        return None
+
+
+def _tail(path: pathlib.Path, num_chars: int = 800) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return text[-num_chars:].strip()
+
+
+def run_job(job: jobs.Job) -> dict:
+    """Runs one job to the end and returns its finished job.json record.
+
+    The job's folder is cleared of any earlier, unfinished attempt first.
+    """
+    folder = job.path
+    previous = jobs.read_record(folder) or {}
+    attempt = int(previous.get("attempt", 0)) + 1
+    for name in (jobs.INGESTION_DIR, jobs.SCORES_DIR):
+        shutil.rmtree(folder / name, ignore_errors=True)
+    for name in (jobs.INGESTION_LOG, jobs.SCORING_LOG, "bootstrap.json"):
+        (folder / name).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    ingestion_dir = folder / jobs.INGESTION_DIR
+    scores_dir = folder / jobs.SCORES_DIR
+    scores_dir.mkdir()
+    started_at = time.time()
+    common = {"attempt": attempt, "host": socket.gethostname(),
+              "started_at": started_at}
+    jobs.write_record(job, state=jobs.RUNNING, **common)
+    env = _environment(job.seed)
+
+    # Ingestion.
+    ingestion_code, ingestion_s = run_program(
+        [
+            "ingestion_program.ingestion",
+            f"--dataset_dir={job.dataset_dir}",
+            f"--code_dir={job.code_dir}",
+            f"--output_dir={ingestion_dir}",
+            f"--time_budget={job.time_budget_s}",
+        ],
+        folder / jobs.INGESTION_LOG,
+        ingestion_limit_s(job.time_budget_s),
+        env,
+    )
+    end = _read_optional(ingestion_dir / protocol.END_FILE) or {}
+    ingestion_status = end.get("status")
+    error = end.get("error") or ""
+    if ingestion_code is None:
+        status = ingestion_status or jobs.RUNNER_TIMEOUT
+        error = error or (
+            f"ingestion ran past the runner's limit of "
+            f"{ingestion_limit_s(job.time_budget_s):.0f} s and was ended"
+        )
+    elif ingestion_status is None:
+        status = protocol.HARNESS_ERROR
+        error = (
+            f"ingestion exited with code {ingestion_code} and wrote no "
+            f"{protocol.END_FILE}: {_tail(folder / jobs.INGESTION_LOG)}"
+        )
+    else:
+        status = ingestion_status
+
+    # Scoring, whenever the clock started: predictions made before a
+    # failure still count.
+    scoring_code, scoring_s = None, 0.0
+    if (ingestion_dir / protocol.START_FILE).is_file():
+        scoring_code, scoring_s = run_program(
+            [
+                "scoring_program.score",
+                f"--dataset_dir={job.dataset_dir}",
+                f"--prediction_dir={ingestion_dir}",
+                f"--score_dir={scores_dir}",
+                f"--time_budget={job.time_budget_s}",
+                f"--t0={job.t0_s}",
+            ],
+            folder / jobs.SCORING_LOG,
+            SCORING_TIMEOUT_S,
+            env,
+        )
+        scores_ok = (scores_dir / protocol.SCORES_JSON).is_file()
+        if scoring_code != 0 or not scores_ok:
+            status = jobs.SCORING_ERROR
+            error = (
+                f"scoring exited with code {scoring_code}"
+                f"{'' if scores_ok else ' without scores.json'}: "
+                f"{_tail(folder / jobs.SCORING_LOG)}"
+                + (f" (ingestion: {error})" if error else "")
+            )
+    record = jobs.write_record(
+        job,
+        state=jobs.FINISHED,
+        status=status,
+        ingestion_status=ingestion_status,
+        ingestion_returncode=ingestion_code,
+        scoring_returncode=scoring_code,
+        error=error,
+        ingestion_s=round(ingestion_s, 3),
+        scoring_s=round(scoring_s, 3),
+        finished_at=time.time(),
+        **common,
+    )
+    log.info("%s: %s%s", job.key, status, f" ({error[:200]})" if error else "")
+    return record
+
+
+def record_failure(job: jobs.Job, error: str) -> dict:
+    """Finishes a job that could not run at all (e.g. its Ray worker died)."""
+    previous = jobs.read_record(job.path) or {}
+    return jobs.write_record(
+        job,
+        state=jobs.FINISHED,
+        status=jobs.RUNNER_ERROR,
+        ingestion_status=None,
+        error=error,
+        attempt=int(previous.get("attempt", 0)),
+        finished_at=time.time(),
+    )
