@@ -1,4 +1,4 @@
-"""Runs one job: the ingestion program, then the scoring program.
+"""Runs one job: the ingestion and the (live) scoring programs, side by side.
 
 Both programs run as fresh interpreters (`sys.executable -m ...`): the
 runner never imports TensorFlow, which does not survive fork(), and a job
@@ -18,13 +18,12 @@ import logging
 import os
 import pathlib
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 
-from autocv import budgets, protocol
+from autocv import budgets, processes, protocol
 from autocv.errors import ProtocolError
 from meta_benchmark import jobs
 
@@ -40,8 +39,9 @@ SEED_ENV = "AUTOCV_SEED"
 # itself hangs.
 INGESTION_MARGIN_S = 120.0
 
-# Scoring reads finished files; even detection with a hundred predictions
-# scores in minutes. Past this the scoring program is taken to hang.
+# Live scoring keeps up with the run; once ingestion ends it only scores the
+# last predictions. Even detection with a hundred predictions left scores in
+# minutes; past this the scoring program is taken to hang.
 SCORING_TIMEOUT_S = 1800.0
 
 # The folder that holds `meta_benchmark`, `ingestion_program` and
@@ -77,49 +77,37 @@ def _environment(seed: int) -> dict[str, str]:
     return env
 
 
-def _end_group(process: subprocess.Popen) -> None:
-    """Ends a program's process group: TERM, a wait, then KILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+class _Program:
+    """A harness program started in its own session, its output in a log."""
+
+    def __init__(self, args: list[str], log_path: pathlib.Path, env: dict):
+        self.name = args[0]
+        self.started = time.monotonic()
+        with open(log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+
+    def wait(self, timeout_s: float) -> int | None:
+        """Waits for the program; returns its exit code, None if it was ended."""
         try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=budgets.KILL_WAIT_S)
-            return
+            return self.process.wait(timeout=max(timeout_s, 0.0))
         except subprocess.TimeoutExpired:
-            continue
+            log.warning("%s ran past %.0f s; ending it", self.name, timeout_s)
+            self.end()
+            return None
 
+    def end(self) -> None:
+        processes.end_process_group(self.process, budgets.KILL_WAIT_S)
 
-def run_program(
-    args: list[str], log_path: pathlib.Path, timeout_s: float, env: dict
-) -> tuple[int | None, float]:
-    """Runs `python -m <args>` with its output in `log_path`.
-
-    Returns:
-        (exit code, or None when the time limit ended it; seconds taken).
-    """
-    started = time.monotonic()
-    with open(log_path, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-        try:
-            code = process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("%s ran past %.0f s; ending it", args[0], timeout_s)
-            _end_group(process)
-            code = None
-        except BaseException:
-            # The runner is interrupted: leave no program behind.
-            _end_group(process)
-            raise
-    return code, time.monotonic() - started
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
 
 
 def _read_optional(path: pathlib.Path) -> dict | None:
@@ -140,30 +128,40 @@ def _tail(path: pathlib.Path, num_chars: int = 800) -> str:
     return text[-num_chars:].strip()
 
 
+def _clear(folder: pathlib.Path) -> None:
+    """Removes what an earlier, unfinished attempt left in a job folder."""
+    for name in (jobs.INGESTION_DIR, jobs.SCORES_DIR):
+        shutil.rmtree(folder / name, ignore_errors=True)
+    for name in (jobs.INGESTION_LOG, jobs.SCORING_LOG, jobs.BOOTSTRAP_FILE):
+        (folder / name).unlink(missing_ok=True)
+
+
 def run_job(job: jobs.Job) -> dict:
     """Runs one job to the end and returns its finished job.json record.
 
-    The job's folder is cleared of any earlier, unfinished attempt first.
+    Ingestion and live scoring run side by side, as in run_local_test.py,
+    so scoring costs no time after the run. The job's folder is cleared of
+    any earlier, unfinished attempt first.
     """
     folder = job.path
-    previous = jobs.read_record(folder) or {}
-    attempt = int(previous.get("attempt", 0)) + 1
-    for name in (jobs.INGESTION_DIR, jobs.SCORES_DIR):
-        shutil.rmtree(folder / name, ignore_errors=True)
-    for name in (jobs.INGESTION_LOG, jobs.SCORING_LOG, "bootstrap.json"):
-        (folder / name).unlink(missing_ok=True)
+    attempt = int((jobs.read_record(folder) or {}).get("attempt", 0)) + 1
+    _clear(folder)
     folder.mkdir(parents=True, exist_ok=True)
     ingestion_dir = folder / jobs.INGESTION_DIR
     scores_dir = folder / jobs.SCORES_DIR
-    scores_dir.mkdir()
-    started_at = time.time()
-    common = {"attempt": attempt, "host": socket.gethostname(),
-              "started_at": started_at}
+    common = {
+        "attempt": attempt,
+        "host": socket.gethostname(),
+        # The process that ran the job: a fresh Ray worker per job, or the
+        # local runner.
+        "runner_pid": os.getpid(),
+        "started_at": time.time(),
+    }
     jobs.write_record(job, state=jobs.RUNNING, **common)
     env = _environment(job.seed)
+    limit_s = ingestion_limit_s(job.time_budget_s)
 
-    # Ingestion.
-    ingestion_code, ingestion_s = run_program(
+    ingestion = _Program(
         [
             "ingestion_program.ingestion",
             f"--dataset_dir={job.dataset_dir}",
@@ -172,32 +170,11 @@ def run_job(job: jobs.Job) -> dict:
             f"--time_budget={job.time_budget_s}",
         ],
         folder / jobs.INGESTION_LOG,
-        ingestion_limit_s(job.time_budget_s),
         env,
     )
-    end = _read_optional(ingestion_dir / protocol.END_FILE) or {}
-    ingestion_status = end.get("status")
-    error = end.get("error") or ""
-    if ingestion_code is None:
-        status = ingestion_status or jobs.RUNNER_TIMEOUT
-        error = error or (
-            f"ingestion ran past the runner's limit of "
-            f"{ingestion_limit_s(job.time_budget_s):.0f} s and was ended"
-        )
-    elif ingestion_status is None:
-        status = protocol.HARNESS_ERROR
-        error = (
-            f"ingestion exited with code {ingestion_code} and wrote no "
-            f"{protocol.END_FILE}: {_tail(folder / jobs.INGESTION_LOG)}"
-        )
-    else:
-        status = ingestion_status
-
-    # Scoring, whenever the clock started: predictions made before a
-    # failure still count.
-    scoring_code, scoring_s = None, 0.0
-    if (ingestion_dir / protocol.START_FILE).is_file():
-        scoring_code, scoring_s = run_program(
+    scoring = None
+    try:
+        scoring = _Program(
             [
                 "scoring_program.score",
                 f"--dataset_dir={job.dataset_dir}",
@@ -205,35 +182,81 @@ def run_job(job: jobs.Job) -> dict:
                 f"--score_dir={scores_dir}",
                 f"--time_budget={job.time_budget_s}",
                 f"--t0={job.t0_s}",
+                f"--start_timeout={limit_s}",
             ],
             folder / jobs.SCORING_LOG,
-            SCORING_TIMEOUT_S,
             env,
         )
-        scores_ok = (scores_dir / protocol.SCORES_JSON).is_file()
-        if scoring_code != 0 or not scores_ok:
-            status = jobs.SCORING_ERROR
-            error = (
-                f"scoring exited with code {scoring_code}"
-                f"{'' if scores_ok else ' without scores.json'}: "
-                f"{_tail(folder / jobs.SCORING_LOG)}"
-                + (f" (ingestion: {error})" if error else "")
-            )
+        ingestion_code = ingestion.wait(limit_s)
+        ingestion_s = ingestion.seconds
+        if (ingestion_dir / protocol.START_FILE).is_file():
+            # Predictions made before any failure still count.
+            scoring_code = scoring.wait(SCORING_TIMEOUT_S)
+        else:
+            # No clock, nothing to score: do not let scoring wait for it.
+            scoring.end()
+            scoring_code = None
+    except BaseException:
+        # The runner is interrupted: leave no program behind.
+        ingestion.end()
+        if scoring is not None:
+            scoring.end()
+        raise
+
+    status, error = _outcome(
+        folder, ingestion_code, scoring_code, limit_s, scored=scoring_code is not None
+    )
     record = jobs.write_record(
         job,
         state=jobs.FINISHED,
         status=status,
-        ingestion_status=ingestion_status,
+        ingestion_status=(_read_optional(ingestion_dir / protocol.END_FILE) or {})
+        .get("status"),
         ingestion_returncode=ingestion_code,
         scoring_returncode=scoring_code,
         error=error,
         ingestion_s=round(ingestion_s, 3),
-        scoring_s=round(scoring_s, 3),
+        job_s=round(scoring.seconds, 3),
         finished_at=time.time(),
         **common,
     )
     log.info("%s: %s%s", job.key, status, f" ({error[:200]})" if error else "")
     return record
+
+
+def _outcome(
+    folder: pathlib.Path,
+    ingestion_code: int | None,
+    scoring_code: int | None,
+    limit_s: float,
+    scored: bool,
+) -> tuple[str, str]:
+    """The job's status and error text, from the exit codes and end.json."""
+    ingestion_dir = folder / jobs.INGESTION_DIR
+    end = _read_optional(ingestion_dir / protocol.END_FILE) or {}
+    status, error = end.get("status"), end.get("error") or ""
+    if ingestion_code is None:
+        status = status or jobs.RUNNER_TIMEOUT
+        error = error or (
+            f"ingestion ran past the runner's limit of {limit_s:.0f} s and was "
+            "ended"
+        )
+    elif status is None:
+        status = protocol.HARNESS_ERROR
+        error = (
+            f"ingestion exited with code {ingestion_code} and wrote no "
+            f"{protocol.END_FILE}: {_tail(folder / jobs.INGESTION_LOG)}"
+        )
+    scores_ok = (folder / jobs.SCORES_DIR / protocol.SCORES_JSON).is_file()
+    if scored and (scoring_code != 0 or not scores_ok):
+        status = jobs.SCORING_ERROR
+        error = (
+            f"scoring exited with code {scoring_code}"
+            f"{'' if scores_ok else ' without scores.json'}: "
+            f"{_tail(folder / jobs.SCORING_LOG)}"
+            + (f" (ingestion: {error})" if error else "")
+        )
+    return status, error
 
 
 def record_failure(job: jobs.Job, error: str) -> dict:

@@ -23,8 +23,6 @@ from meta_benchmark import bootstrap, jobs
 
 log = logging.getLogger(__name__)
 
-CACHE_FILE = "bootstrap.json"
-
 # COCO evaluation takes a good fraction of a second per prediction and
 # resample, so detection gets fewer resamples by default.
 DEFAULT_DETECTION_RESAMPLES = 100
@@ -67,7 +65,7 @@ def job_samples(record: dict, settings: Settings) -> np.ndarray | None:
         "seed": settings.seed,
         "finished_at": record.get("finished_at"),
     }
-    cache_path = folder / CACHE_FILE
+    cache_path = folder / jobs.BOOTSTRAP_FILE
     if cache_path.is_file():
         cached = protocol.read_json(cache_path)
         if cached.get("key") == key:

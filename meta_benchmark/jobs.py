@@ -33,6 +33,7 @@ INGESTION_DIR = "ingestion"
 SCORES_DIR = "scores"
 INGESTION_LOG = "ingestion.log"
 SCORING_LOG = "scoring.log"
+BOOTSTRAP_FILE = "bootstrap.json"
 
 # Values of job.json's "state".
 RUNNING = "running"
