@@ -15,7 +15,9 @@ import importlib.util
 import json
 import os
 import pathlib
+import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -27,6 +29,9 @@ from autocv.protocol import atomic_write_bytes
 from ingestion_program import validation
 
 MODEL_FILE = "model.py"
+
+# How often the model's process checks that ingestion is still alive.
+PARENT_CHECK_S = 0.5
 
 
 class Events:
@@ -168,12 +173,29 @@ def run(job: dict[str, Any], events: Events) -> None:
     events.send("finished", elapsed=elapsed(), predictions=index)
 
 
+def _end_group_with_parent() -> None:
+    """Ends this process group when ingestion dies without ending it.
+
+    A killed ingestion cannot end its model; without this the model and its
+    helpers would run on, unsupervised, until they finish by themselves.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     if len(argv) != 3:
         sys.stderr.write("usage: python -m ingestion_program.runner JOB EVENTS_FD\n")
         return 2
     events = Events(int(argv[2]))
+    _end_group_with_parent()
     try:
         job_file = pathlib.Path(argv[1])
         with open(job_file, encoding="utf-8") as f:
