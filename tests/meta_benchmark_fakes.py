@@ -4,119 +4,73 @@ Everything here is small enough that a job on it costs little more than the
 programs' start-up.
 """
 
-import json
 import pathlib
-import textwrap
-
-import numpy as np
-from PIL import Image
 
 from autocv import alc as alc_lib
 from autocv import protocol
 from meta_benchmark import jobs
 
-# A submission that makes three quick predictions and stops. Its scores
-# depend on the job's seed, so seeds differ. "broken" raises instead.
-_MODEL = textwrap.dedent(
-    '''
-    import os
-    import time
+# Datasets and models come from the suite's shared fakes in conftest.py.
+from conftest import make_classification_dataset, make_detection_dataset, write_model
 
-    import numpy as np
-
-    BEHAVIOUR = "{behaviour}"
-
-
-    class Model:
-        def __init__(self, metadata):
-            self.metadata = metadata
-            self.done_training = False
-            self.rounds = 0
-
-        def train(self, dataset, remaining_time_budget=None):
-            if BEHAVIOUR == "broken":
-                raise RuntimeError("this submission is broken on purpose")
-            time.sleep({train_s})
-            self.rounds += 1
-
-        def test(self, dataset, remaining_time_budget=None):
-            m = self.metadata
-            seed = int(os.environ.get("AUTOCV_SEED", "0"))
-            rng = np.random.default_rng(100 * seed + self.rounds)
-            self.done_training = self.rounds >= 3
-            if m.task == "classification":
-                scores = rng.random((m.test_size, m.num_classes))
-                if BEHAVIOUR == "constant":
-                    scores[:, 0] += 1.0
-                return scores
-            return [
-                {{
-                    "boxes": np.array([[0.1, 0.1, 0.8, 0.8]]),
-                    "labels": np.array([rng.integers(m.num_classes)]),
-                    "scores": np.array([0.9]),
-                }}
-                for _ in range(m.test_size)
-            ]
-    '''
-)
+# Three quick predictions; class scores depend on the job's seed, which the
+# runner passes in AUTOCV_SEED, so seeds differ.
+_SEEDED_TEST = """
+rng = np.random.default_rng(
+    100 * int(os.environ.get("AUTOCV_SEED", "0")) + self.round)
+if self.metadata.task == "classification":
+    return rng.random((n, self.metadata.num_classes))
+"""
 
 
 def write_submission(folder, behaviour="random", train_s=0.0):
-    """Writes a fake submission's model.py; returns its folder."""
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.py").write_text(
-        _MODEL.format(behaviour=behaviour, train_s=train_s)
+    """Writes a fake submission: "random" or "broken" (train() raises)."""
+    if behaviour == "broken":
+        return write_model(folder, train="raise RuntimeError('broken on purpose')")
+    return write_model(
+        folder,
+        train=f"time.sleep({train_s})\nself.done_training = self.round >= 3",
+        test=_SEEDED_TEST,
     )
-    return folder
 
 
-def _image(path, size, rng):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
+def _moved(dataset, target):
+    target = pathlib.Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return dataset.rename(target)
 
 
-def write_classification(folder, classes=("a", "b", "c"), per_class=(3, 4), seed=0):
-    """A tiny ImageFolder dataset: per_class = (train, test) images a class."""
-    rng = np.random.default_rng(seed)
+def write_classification(folder, classes=(0, 1, 2), per_class=(8, 4)):
+    """A tiny ImageFolder dataset of digits at `folder`."""
+    made = make_classification_dataset(
+        pathlib.Path(folder).parent / f".{pathlib.Path(folder).name}",
+        classes=classes,
+        train_per_class=per_class[0],
+        test_per_class=per_class[1],
+    )
+    return _moved(made, folder)
+
+
+def write_detection(folder):
+    """A tiny COCO dataset of digits on canvases at `folder`."""
+    made = make_detection_dataset(
+        pathlib.Path(folder).parent / f".{pathlib.Path(folder).name}"
+    )
+    return _moved(made, folder)
+
+
+def write_skeleton(folder, task="classification"):
+    """A folder that passes for a prepared dataset by its layout alone.
+
+    Enough for selection and aggregation, which read no images.
+    """
     folder = pathlib.Path(folder)
-    for split, count in zip(("train", "test"), per_class):
-        for name in classes:
-            for i in range(count):
-                _image(folder / split / name / f"{i}.png", 16, rng)
-    return folder
-
-
-def write_detection(folder, counts=(4, 5), seed=0):
-    """A tiny COCO dataset of 32x32 images with one box each, two classes."""
-    rng = np.random.default_rng(seed)
-    folder = pathlib.Path(folder)
-    categories = [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}]
-    for split, count in zip(("train", "test"), counts):
-        images, annotations = [], []
-        for i in range(count):
-            _image(folder / split / "images" / f"{i}.png", 32, rng)
-            images.append(
-                {"id": i + 1, "file_name": f"{i}.png", "width": 32, "height": 32}
+    for split in ("train", "test"):
+        (folder / split).mkdir(parents=True)
+        if task == "detection":
+            (folder / split / "annotations.json").write_text(
+                '{"images": [], "annotations": [], "categories": []}'
             )
-            annotations.append(
-                {
-                    "id": i + 1,
-                    "image_id": i + 1,
-                    "category_id": 1 + i % 2,
-                    "bbox": [4, 4, 20, 20],
-                }
-            )
-        (folder / split / "annotations.json").write_text(
-            json.dumps(
-                {
-                    "images": images,
-                    "annotations": annotations,
-                    "categories": categories,
-                }
-            )
-        )
     return folder
 
 

@@ -20,9 +20,9 @@ NO_BOOTSTRAP = intervals.Settings(num_resamples=0, detection_resamples=0)
 def results(tmp_path):
     """Two submissions on two classification and one detection dataset."""
     data, out = tmp_path / "data", tmp_path / "out"
-    beans = fakes.write_classification(data / "beans")
-    cats = fakes.write_classification(data / "cats")
-    boxes = fakes.write_detection(data / "boxes")
+    beans = fakes.write_skeleton(data / "beans")
+    cats = fakes.write_skeleton(data / "cats")
+    boxes = fakes.write_skeleton(data / "boxes", task="detection")
     cls, det = "classification", "detection"
     # "good": better on beans and boxes, two seeds on beans.
     fakes.write_result(out, "good", beans, cls, seed=0, curve=[(5.0, 0.9)])
@@ -136,11 +136,11 @@ def _fake_ingestion(job_folder, dataset_dir, predictions, elapsed):
 
 def test_job_interval_surrounds_the_scored_alc_and_is_cached(tmp_path):
     dataset = fakes.write_classification(
-        tmp_path / "data" / "beans", per_class=(1, 30)
+        tmp_path / "data" / "beans", per_class=(1, 20)
     )
     job = fakes.write_result(tmp_path / "out", "s", dataset, "classification")
     rng = np.random.default_rng(0)
-    labels = np.repeat([0, 1, 2], 30)
+    labels = np.repeat([0, 1, 2], 20)
     predictions = []
     for accuracy in (0.4, 0.6, 0.8):
         right = rng.random(labels.size) < accuracy

@@ -1,5 +1,9 @@
 """Dataset selection, submissions, the job plan and resuming."""
 
+import pathlib
+import subprocess
+import sys
+
 import pytest
 
 import meta_benchmark_fakes as fakes
@@ -11,9 +15,9 @@ from meta_benchmark import jobs, selection
 @pytest.fixture
 def root(tmp_path):
     root = tmp_path / "data"
-    fakes.write_classification(root / "beans")
-    fakes.write_classification(root / "cats", classes=("x", "y"))
-    fakes.write_detection(root / "boxes")
+    fakes.write_skeleton(root / "beans")
+    fakes.write_skeleton(root / "cats")
+    fakes.write_skeleton(root / "boxes", task="detection")
     (root / "not-prepared" / "train").mkdir(parents=True)
     (root / ".hidden" / "train").mkdir(parents=True)
     (root / ".hidden" / "test").mkdir(parents=True)
@@ -128,3 +132,21 @@ def test_finished_records_need_only_the_folders(root, tmp_path):
     assert len(records) == 1
     assert records[0]["folder"] == str((moved / "s" / "beans" / "seed_0").resolve())
     assert records[0]["status"] == protocol.SUCCESS
+
+
+def test_the_runner_imports_neither_tensorflow_nor_ray():
+    # TensorFlow does not survive fork(), and a runner that imported it
+    # would hold its memory for the whole run.
+    code = (
+        "import sys, run_benchmark, meta_benchmark.backends, "
+        "meta_benchmark.intervals, meta_benchmark.report, scoring_program.truth; "
+        "print([m for m in ('tensorflow', 'keras', 'ray') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=pathlib.Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import pytest
 
 import meta_benchmark_fakes as fakes
 from autocv import protocol
-from meta_benchmark import cli, jobs, report
+from meta_benchmark import cli, execute, jobs, report
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_data"
@@ -40,7 +40,7 @@ def _records(output_dir):
 def tiny(tmp_path_factory):
     base = tmp_path_factory.mktemp("tiny")
     fakes.write_classification(base / "data" / "cls-a")
-    fakes.write_classification(base / "data" / "cls-b", classes=("p", "q"))
+    fakes.write_classification(base / "data" / "cls-b", classes=(5, 6))
     fakes.write_detection(base / "data" / "det")
     fakes.write_submission(base / "rand", train_s=0.5)
     return base
@@ -139,3 +139,36 @@ def test_ray_backend_gives_the_local_leaderboard_structure(
     # Same submission, data and seeds: the same predictions (the ALC differs
     # a little, with the time each prediction took).
     assert list(ray_jobs["final_score"]) == list(local_jobs["final_score"])
+
+
+@pytest.mark.slow
+def test_failed_and_timed_out_jobs_are_results(tiny, monkeypatch):
+    out = tiny / "failures"
+    broken = fakes.write_submission(tiny / "broken", behaviour="broken")
+    assert _run(
+        f"--code_dir={broken}",
+        f"--root={tiny / 'data'}",
+        "--datasets=cls-a",
+        f"--output_dir={out}",
+        f"--time_budget={TIME_BUDGET_S}",
+    ) == cli.EXIT_OK
+    # The runner's own limit, shrunk so that ingestion is still starting.
+    monkeypatch.setattr(execute, "ingestion_limit_s", lambda time_budget_s: 0.5)
+    assert _run(
+        f"--code_dir=hang={tiny / 'rand'}",
+        f"--root={tiny / 'data'}",
+        "--datasets=cls-a",
+        f"--output_dir={out}",
+        f"--time_budget={TIME_BUDGET_S}",
+    ) == cli.EXIT_OK
+    records = _records(out)
+    assert records["broken/cls-a/seed_0"]["status"] == protocol.MODEL_ERROR
+    assert "broken on purpose" in records["broken/cls-a/seed_0"]["error"]
+    assert records["hang/cls-a/seed_0"]["status"] == jobs.RUNNER_TIMEOUT
+    assert "runner's limit" in records["hang/cls-a/seed_0"]["error"]
+    results = pd.read_csv(out / report.RESULTS_CSV).set_index("submission")
+    assert results.loc["hang", "alc"] == 0.0
+    assert results.loc["hang", "failures"] == 1
+    assert results.loc["broken", "status"] == protocol.MODEL_ERROR
+    board = pd.read_csv(out / report.LEADERBOARD_CSV).set_index("submission")
+    assert board.loc["broken", "failed_jobs"] == 1
