@@ -18,6 +18,7 @@ import logging
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -128,6 +129,34 @@ def _tail(path: pathlib.Path, num_chars: int = 800) -> str:
     return text[-num_chars:].strip()
 
 
+def _end_leftovers(previous: dict, folder: pathlib.Path) -> None:
+    """Ends the programs of an attempt whose runner was killed outright.
+
+    A runner (or Ray worker) killed with SIGKILL cannot end its programs,
+    and ingestion would go on writing into the folder until its budget
+    ends. A program is ended only if it runs on this host and its command
+    line names this job's folder, so a reused pid is never hit.
+    """
+    if previous.get("state") != jobs.RUNNING:
+        return
+    if previous.get("host") != socket.gethostname():
+        return
+    for key in ("ingestion_pid", "scoring_pid"):
+        pid = previous.get(key)
+        try:
+            with open(f"/proc/{int(pid)}/cmdline", "rb") as f:
+                command = f.read().decode("utf-8", errors="replace")
+        except (OSError, TypeError, ValueError):
+            continue  # gone, or no /proc to check it by
+        if str(folder / jobs.INGESTION_DIR) not in command:
+            continue
+        log.warning("Ending %s (pid %s) left by an earlier attempt", key, pid)
+        try:
+            os.killpg(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def _clear(folder: pathlib.Path) -> None:
     """Removes what an earlier, unfinished attempt left in a job folder."""
     for name in (jobs.INGESTION_DIR, jobs.SCORES_DIR):
@@ -144,7 +173,9 @@ def run_job(job: jobs.Job) -> dict:
     any earlier, unfinished attempt first.
     """
     folder = job.path
-    attempt = int((jobs.read_record(folder) or {}).get("attempt", 0)) + 1
+    previous = jobs.read_record(folder) or {}
+    attempt = int(previous.get("attempt", 0)) + 1
+    _end_leftovers(previous, folder)
     _clear(folder)
     folder.mkdir(parents=True, exist_ok=True)
     ingestion_dir = folder / jobs.INGESTION_DIR
@@ -186,6 +217,13 @@ def run_job(job: jobs.Job) -> dict:
             ],
             folder / jobs.SCORING_LOG,
             env,
+        )
+        jobs.write_record(
+            job,
+            state=jobs.RUNNING,
+            ingestion_pid=ingestion.process.pid,
+            scoring_pid=scoring.process.pid,
+            **common,
         )
         ingestion_code = ingestion.wait(limit_s)
         ingestion_s = ingestion.seconds

@@ -3,6 +3,7 @@
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -172,3 +173,31 @@ def test_failed_and_timed_out_jobs_are_results(tiny, monkeypatch):
     assert results.loc["broken", "status"] == protocol.MODEL_ERROR
     board = pd.read_csv(out / report.LEADERBOARD_CSV).set_index("submission")
     assert board.loc["broken", "failed_jobs"] == 1
+
+
+def test_programs_left_by_a_killed_runner_are_ended(tmp_path):
+    folder = tmp_path / "job"
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    left = subprocess.Popen(
+        sleeper + [f"--output_dir={folder / jobs.INGESTION_DIR}"],
+        start_new_session=True,
+    )
+    stranger = subprocess.Popen(sleeper + ["--output_dir=/elsewhere"],
+                                start_new_session=True)
+    try:
+        record = {
+            "state": jobs.RUNNING,
+            "host": socket.gethostname(),
+            "ingestion_pid": left.pid,
+            "scoring_pid": stranger.pid,
+        }
+        execute._end_leftovers(record, folder)
+        assert left.wait(timeout=10) == -signal.SIGKILL
+        assert stranger.poll() is None
+        # A finished record ends nothing.
+        execute._end_leftovers({**record, "state": jobs.FINISHED}, folder)
+        assert stranger.poll() is None
+    finally:
+        for process in (left, stranger):
+            process.kill()
+            process.wait()
