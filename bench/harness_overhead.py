@@ -124,8 +124,8 @@ def main() -> None:
         first = scores["curve"][0]["elapsed"]
         print(f"Oracle on {DATASET.name}, T = {budget:g} s, t0 = {t0:g} s")
         print(f"  first prediction at {first:.3f} s after the clock start")
-        print(f"  ALC {scores["alc"]:.6f}; ideal 1.000000; ratio "
-              f"{scores["alc"] / 1.0:.6f}")
+        print(f"  ALC {scores['alc']:.6f}; ideal 1.000000; ratio "
+              f"{scores['alc'] / 1.0:.6f}")
         print(f"  ALC of a prediction at that time, closed form: "
               f"{alc.alc([first], [1.0], budget, t0):.4f}")
 
