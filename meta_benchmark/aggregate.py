@@ -55,7 +55,8 @@ class Tables:
 
 
 def _job_row(record: dict) -> tuple[dict, list]:
-    scores_path = pathlib.Path(record["folder"]) / jobs.SCORES_DIR / protocol.SCORES_JSON
+    folder = pathlib.Path(record["folder"])
+    scores_path = folder / jobs.SCORES_DIR / protocol.SCORES_JSON
     scores = {}
     if scores_path.is_file():
         scores = protocol.read_json(scores_path)

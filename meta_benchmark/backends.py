@@ -8,10 +8,13 @@ backend is chosen.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+import signal
+import threading
+from typing import Sequence
 
 import tqdm
 
+from autocv import budgets
 from autocv.errors import BenchmarkError
 from meta_benchmark import execute, jobs
 
@@ -25,6 +28,10 @@ BACKENDS = (LOCAL, RAY)
 # and Ray only uses the number to decide how many jobs share a node.
 DEFAULT_CPUS_PER_JOB = 1.0
 
+# How long an interrupted driver waits for its cancelled tasks to end their
+# programs: two process-group shutdowns (TERM, wait, KILL) and some slack.
+CANCEL_WAIT_S = 4 * budgets.KILL_WAIT_S
+
 
 def _progress(total: int) -> tqdm.tqdm:
     return tqdm.tqdm(total=total, desc="jobs", unit="job", dynamic_ncols=True)
@@ -36,15 +43,18 @@ def _note(bar: tqdm.tqdm, record: dict) -> None:
     bar.update(1)
 
 
-def run_local(
-    todo: Sequence[jobs.Job],
-    run_job: Callable[[jobs.Job], dict] = execute.run_job,
-) -> list[dict]:
+def run_local(todo: Sequence[jobs.Job]) -> list[dict]:
     """Runs the jobs one after the other in this process's children."""
     records = []
     with _progress(len(todo)) as bar:
         for job in todo:
-            record = run_job(job)
+            try:
+                record = execute.run_job(job)
+            except Exception as e:
+                # The runner failed on this job (a full disk, a bad folder):
+                # the job is a failed result and the others go on.
+                log.exception("%s could not run", job.key)
+                record = execute.record_failure(job, f"runner error: {e}")
             records.append(record)
             _note(bar, record)
     return records
@@ -102,7 +112,12 @@ def run_ray(
             init_args["runtime_env"] = {
                 "env_vars": {"PYTHONPATH": execute.python_path()}
             }
+        handler = signal.getsignal(signal.SIGTERM)
         ray.init(**init_args)
+        if threading.current_thread() is threading.main_thread():
+            # Ray's driver aborts on SIGTERM; keep the runner's handler, which
+            # cancels the tasks so that each job ends its programs.
+            signal.signal(signal.SIGTERM, handler)
     try:
         return _dispatch(ray, todo, gpus_per_job, cpus_per_job)
     finally:
@@ -121,19 +136,33 @@ def _dispatch(ray, todo, gpus_per_job, cpus_per_job) -> list[dict]:
     )
     futures = {task.remote(job): job for job in todo}
     records = []
+    remaining = list(futures)
     with _progress(len(futures)) as bar:
-        remaining = list(futures)
-        while remaining:
-            done, remaining = ray.wait(remaining, num_returns=1)
-            job = futures[done[0]]
-            try:
-                record = ray.get(done[0])
-            except (ray.exceptions.RayError, OSError) as e:
-                # The task itself was lost (worker or node died): the job
-                # is a failed result, and the others go on.
-                log.error("%s failed in Ray: %s", job.key, e)
-                record = execute.record_failure(job, f"Ray task failed: {e}")
-            records.append(record)
-            _note(bar, record)
+        try:
+            while remaining:
+                done, remaining = ray.wait(remaining, num_returns=1)
+                job = futures[done[0]]
+                try:
+                    record = ray.get(done[0])
+                except (ray.exceptions.RayError, OSError) as e:
+                    # The task itself was lost (worker or node died): the
+                    # job is a failed result, and the others go on.
+                    log.error("%s failed in Ray: %s", job.key, e)
+                    record = execute.record_failure(job, f"Ray task failed: {e}")
+                records.append(record)
+                _note(bar, record)
+        except KeyboardInterrupt:
+            _cancel(ray, remaining)
+            raise
     return records
+
+
+def _cancel(ray, remaining: list) -> None:
+    """Interrupts the running tasks, so each ends its job's programs."""
+    log.warning("Cancelling %d Ray tasks", len(remaining))
+    for ref in remaining:
+        # Without force, Ray raises KeyboardInterrupt inside the task, and
+        # run_job ends its programs' process groups.
+        ray.cancel(ref)
+    ray.wait(remaining, num_returns=len(remaining), timeout=CANCEL_WAIT_S)
 

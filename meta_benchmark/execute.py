@@ -25,7 +25,6 @@ import sys
 import time
 
 from autocv import budgets, processes, protocol
-from autocv.errors import ProtocolError
 from meta_benchmark import jobs
 
 log = logging.getLogger(__name__)
@@ -109,16 +108,6 @@ class _Program:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
-
-
-def _read_optional(path: pathlib.Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        return protocol.read_json(path)
-    except ProtocolError as e:
-        log.warning("Cannot read %s: %s", path, e)
-        return None
 
 
 def _tail(path: pathlib.Path, num_chars: int = 800) -> str:
@@ -248,7 +237,7 @@ def run_job(job: jobs.Job) -> dict:
         job,
         state=jobs.FINISHED,
         status=status,
-        ingestion_status=(_read_optional(ingestion_dir / protocol.END_FILE) or {})
+        ingestion_status=(jobs.read_optional(ingestion_dir / protocol.END_FILE) or {})
         .get("status"),
         ingestion_returncode=ingestion_code,
         scoring_returncode=scoring_code,
@@ -271,7 +260,7 @@ def _outcome(
 ) -> tuple[str, str]:
     """The job's status and error text, from the exit codes and end.json."""
     ingestion_dir = folder / jobs.INGESTION_DIR
-    end = _read_optional(ingestion_dir / protocol.END_FILE) or {}
+    end = jobs.read_optional(ingestion_dir / protocol.END_FILE) or {}
     status, error = end.get("status"), end.get("error") or ""
     if ingestion_code is None:
         status = status or jobs.RUNNER_TIMEOUT

@@ -66,10 +66,9 @@ def job_samples(record: dict, settings: Settings) -> np.ndarray | None:
         "finished_at": record.get("finished_at"),
     }
     cache_path = folder / jobs.BOOTSTRAP_FILE
-    if cache_path.is_file():
-        cached = protocol.read_json(cache_path)
-        if cached.get("key") == key:
-            return np.asarray(cached["samples"], dtype=np.float64)
+    cached = jobs.read_optional(cache_path) or {}
+    if cached.get("key") == key:
+        return np.asarray(cached["samples"], dtype=np.float64)
     samples = compute_samples(record, num_resamples, settings.seed)
     protocol.atomic_write_json(
         cache_path, {"key": key, "samples": [float(s) for s in samples]}

@@ -116,9 +116,9 @@ def plan(
     ]
 
 
-def read_record(folder: str | pathlib.Path) -> dict | None:
-    """A job folder's job.json, or None when it has none (or a broken one)."""
-    path = pathlib.Path(folder) / JOB_FILE
+def read_optional(path: str | pathlib.Path) -> dict | None:
+    """A JSON file of a job folder, or None when it is missing or broken."""
+    path = pathlib.Path(path)
     if not path.is_file():
         return None
     try:
@@ -126,6 +126,11 @@ def read_record(folder: str | pathlib.Path) -> dict | None:
     except ProtocolError as e:
         log.warning("Ignoring %s: %s", path, e)
         return None
+
+
+def read_record(folder: str | pathlib.Path) -> dict | None:
+    """A job folder's job.json, or None when it has none (or a broken one)."""
+    return read_optional(pathlib.Path(folder) / JOB_FILE)
 
 
 def write_record(job: Job, **fields: Any) -> dict:

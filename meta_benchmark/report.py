@@ -247,10 +247,8 @@ ALC on a dataset. Intervals: bootstrap 95 % over test examples.</p>
 def write_all(tables: Tables, output_dir: str | pathlib.Path) -> list[pathlib.Path]:
     """Writes every leaderboard file; returns their paths."""
     output_dir = pathlib.Path(output_dir)
-    paths = {
-        name: output_dir / name
-        for name in (LEADERBOARD_CSV, RESULTS_CSV, JOBS_CSV, LEADERBOARD_MD, REPORT_HTML)
-    }
+    names = (LEADERBOARD_CSV, RESULTS_CSV, JOBS_CSV, LEADERBOARD_MD, REPORT_HTML)
+    paths = {name: output_dir / name for name in names}
     tables.leaderboard.to_csv(paths[LEADERBOARD_CSV], index=False)
     tables.results.to_csv(paths[RESULTS_CSV], index=False)
     tables.jobs.to_csv(paths[JOBS_CSV], index=False)

@@ -25,6 +25,7 @@ if self.metadata.task == "classification":
 
 def write_submission(folder, behaviour="random", train_s=0.0):
     """Writes a fake submission: "random" or "broken" (train() raises)."""
+    folder = pathlib.Path(folder)
     if behaviour == "broken":
         return write_model(folder, train="raise RuntimeError('broken on purpose')")
     return write_model(

@@ -25,7 +25,9 @@ def root(tmp_path):
 
 
 def test_groups_select_prepared_datasets_by_task(root):
-    names = lambda spec: [d.name for d in selection.resolve_datasets(spec, root)]
+    def names(spec):
+        return [d.name for d in selection.resolve_datasets(spec, root)]
+
     assert names("all") == ["beans", "boxes", "cats"]
     assert names("public") == ["beans", "boxes", "cats"]
     assert names("classification") == ["beans", "cats"]

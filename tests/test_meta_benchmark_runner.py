@@ -143,36 +143,73 @@ def test_ray_backend_gives_the_local_leaderboard_structure(
 
 
 @pytest.mark.slow
-def test_failed_and_timed_out_jobs_are_results(tiny, monkeypatch):
-    out = tiny / "failures"
-    broken = fakes.write_submission(tiny / "broken", behaviour="broken")
-    assert _run(
+def test_samples_with_two_submissions_and_a_failure(tmp_path):
+    rand = fakes.write_submission(tmp_path / "rand")
+    broken = fakes.write_submission(tmp_path / "broken", behaviour="broken")
+    out = tmp_path / "out"
+    args = [
+        f"--code_dir={rand}",
         f"--code_dir={broken}",
-        f"--root={tiny / 'data'}",
-        "--datasets=cls-a",
+        f"--root={SAMPLES}",
+        "--datasets=digits,digits-detection",
         f"--output_dir={out}",
         f"--time_budget={TIME_BUDGET_S}",
-    ) == cli.EXIT_OK
+        "--bootstrap_resamples=200",
+        "--detection_resamples=10",
+    ]
+    assert _run(*args) == cli.EXIT_OK
+    records = _records(out)
+    assert sorted(records) == [
+        "broken/digits-detection/seed_0",
+        "broken/digits/seed_0",
+        "rand/digits-detection/seed_0",
+        "rand/digits/seed_0",
+    ]
+    for key, record in records.items():
+        expected = protocol.MODEL_ERROR if key.startswith("broken") else "success"
+        assert record["status"] == expected, (key, record["error"])
+        assert (pathlib.Path(record["folder"]) / "scores" / "scores.json").is_file()
+    assert "broken on purpose" in records["broken/digits/seed_0"]["error"]
+
+    results = pd.read_csv(out / report.RESULTS_CSV)
+    assert len(results) == 4
+    rand_digits = results[
+        (results["submission"] == "rand") & (results["dataset"] == "digits")
+    ].iloc[0]
+    assert rand_digits["alc_low"] <= rand_digits["alc"] <= rand_digits["alc_high"]
+    assert rand_digits["alc_high"] > rand_digits["alc_low"]
+    board = pd.read_csv(out / report.LEADERBOARD_CSV).set_index("submission")
+    assert board.loc["broken", "failed_jobs"] == 2
+    assert board.loc["rand", "failed_jobs"] == 0
+    assert board.loc["rand", "classification_datasets"] == 1
+    assert board.loc["rand", "detection_datasets"] == 1
+    assert "(model_error)" in (out / report.LEADERBOARD_MD).read_text()
+    page = (out / report.REPORT_HTML).read_text()
+    assert page.count("data:image/png;base64,") == 2
+
+    # A rerun finds everything done and runs nothing.
+    assert _run(*args) == cli.EXIT_OK
+    assert _records(out) == records
+
+
+@pytest.mark.slow
+def test_a_job_past_the_runner_limit_is_a_result(tiny, monkeypatch):
+    out = tiny / "timeout"
     # The runner's own limit, shrunk so that ingestion is still starting.
     monkeypatch.setattr(execute, "ingestion_limit_s", lambda time_budget_s: 0.5)
     assert _run(
-        f"--code_dir=hang={tiny / 'rand'}",
+        f"--code_dir={tiny / 'rand'}",
         f"--root={tiny / 'data'}",
         "--datasets=cls-a",
         f"--output_dir={out}",
         f"--time_budget={TIME_BUDGET_S}",
     ) == cli.EXIT_OK
-    records = _records(out)
-    assert records["broken/cls-a/seed_0"]["status"] == protocol.MODEL_ERROR
-    assert "broken on purpose" in records["broken/cls-a/seed_0"]["error"]
-    assert records["hang/cls-a/seed_0"]["status"] == jobs.RUNNER_TIMEOUT
-    assert "runner's limit" in records["hang/cls-a/seed_0"]["error"]
-    results = pd.read_csv(out / report.RESULTS_CSV).set_index("submission")
-    assert results.loc["hang", "alc"] == 0.0
-    assert results.loc["hang", "failures"] == 1
-    assert results.loc["broken", "status"] == protocol.MODEL_ERROR
-    board = pd.read_csv(out / report.LEADERBOARD_CSV).set_index("submission")
-    assert board.loc["broken", "failed_jobs"] == 1
+    record = _records(out)["rand/cls-a/seed_0"]
+    assert record["status"] == jobs.RUNNER_TIMEOUT
+    assert "runner's limit" in record["error"]
+    results = pd.read_csv(out / report.RESULTS_CSV)
+    assert results.loc[0, "alc"] == 0.0
+    assert results.loc[0, "failures"] == 1
 
 
 def test_programs_left_by_a_killed_runner_are_ended(tmp_path):
