@@ -20,7 +20,7 @@ import time
 from absl import flags
 from tqdm import tqdm
 
-from autocv import budgets, protocol
+from autocv import budgets, cli, protocol
 from autocv.errors import ProtocolError
 
 REPO = pathlib.Path(__file__).resolve().parent
@@ -158,10 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; `argv` as sys.argv (program name first)."""
     argv = sys.argv if argv is None else argv
     FLAGS = _flags()
-    try:
-        FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"run_local_test: {e}\n")
+    if not cli.parse_flags("run_local_test", FLAGS, argv):
         return 2
     dataset_dir = pathlib.Path(FLAGS.dataset_dir).resolve()
     code_dir = pathlib.Path(FLAGS.code_dir).resolve()
@@ -171,16 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         output_dir = DEFAULT_RUNS_DIR / f"{dataset_dir.name}-{stamp}"
     if output_dir.exists() and any(output_dir.iterdir()):
-        sys.stderr.write(
-            f"run_local_test: --output_dir={output_dir} is not empty: pass a "
-            "new folder; earlier results are never overwritten\n"
-        )
+        cli.usage_error(
+            "run_local_test", f"--output_dir={output_dir} is not empty: pass a "
+            "new folder; earlier results are never overwritten")
         return 2
     if not dataset_dir.is_dir():
-        sys.stderr.write(
-            f"run_local_test: --dataset_dir={dataset_dir} does not exist: pass "
-            "a prepared dataset folder <root>/<dataset>\n"
-        )
+        cli.usage_error(
+            "run_local_test", f"--dataset_dir={dataset_dir} does not exist: pass "
+            "a prepared dataset folder <root>/<dataset>")
         return 2
     _say(f"Running {code_dir} on {dataset_dir} (T = {FLAGS.time_budget:g} s); "
          f"output in {output_dir}")

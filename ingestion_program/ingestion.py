@@ -19,9 +19,9 @@ import pathlib
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
-from autocv import budgets
+from autocv import budgets, cli
 from autocv.errors import BenchmarkError
 from ingestion_program import session
 
@@ -79,29 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; `argv` as sys.argv (program name first)."""
     argv = sys.argv if argv is None else argv
     FLAGS = _flags()
-    try:
-        FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"ingestion: {e}\n")
+    if not cli.parse_flags("ingestion", FLAGS, argv,
+                           ("dataset_dir", "code_dir", "output_dir")):
         return EXIT_BAD_INPUT
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
-    for name in ("dataset_dir", "code_dir", "output_dir"):
-        if not getattr(FLAGS, name):
-            sys.stderr.write(f"ingestion: --{name} is required\n")
-            return EXIT_BAD_INPUT
     if not FLAGS.time_budget > 0:
-        sys.stderr.write(
-            f"ingestion: --time_budget must be positive; received {FLAGS.time_budget}\n"
-        )
+        cli.usage_error("ingestion", "--time_budget must be positive; received "
+                        f"{FLAGS.time_budget}")
         return EXIT_BAD_INPUT
+    cli.setup_logging()
     started = time.monotonic()
     try:
         end = ingest(FLAGS.dataset_dir, FLAGS.code_dir, FLAGS.output_dir,
                      FLAGS.time_budget)
     except BenchmarkError as e:
-        sys.stderr.write(f"ingestion: {e}\n")
+        cli.usage_error("ingestion", str(e))
         return EXIT_BAD_INPUT
     log.info(
         "Ingestion ended with status %s after %.1f s%s",

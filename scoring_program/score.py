@@ -22,7 +22,7 @@ import time
 
 from absl import flags
 
-from autocv import alc, budgets, protocol
+from autocv import alc, budgets, cli, protocol
 from autocv.errors import BenchmarkError, ProtocolError
 from scoring_program import report, truth as truth_lib
 
@@ -231,25 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; `argv` as sys.argv (program name first)."""
     argv = sys.argv if argv is None else argv
     FLAGS = _flags()
-    try:
-        FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"scoring: {e}\n")
+    if not cli.parse_flags("scoring", FLAGS, argv,
+                           ("dataset_dir", "prediction_dir", "score_dir")):
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
-    for name in ("dataset_dir", "prediction_dir", "score_dir"):
-        if not getattr(FLAGS, name):
-            sys.stderr.write(f"scoring: --{name} is required\n")
-            return 2
+    cli.setup_logging()
     try:
         scores = score_run(
             FLAGS.dataset_dir, FLAGS.prediction_dir, FLAGS.score_dir,
             FLAGS.time_budget, FLAGS.t0, FLAGS.live, FLAGS.start_timeout,
         )
     except BenchmarkError as e:
-        sys.stderr.write(f"scoring: {e}\n")
+        cli.usage_error("scoring", str(e))
         return 1
     log.info("ALC %.4f, final score %.4f over %d predictions; report in %s",
              scores["alc"], scores["final_score"], scores["num_predictions"],
