@@ -20,11 +20,13 @@ from absl import flags
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from autocv import budgets
+from autocv import cli as autocv_cli
 from autocv.errors import BenchmarkError
 from meta_benchmark import aggregate, backends, bootstrap, intervals, jobs
 from meta_benchmark import report, selection
 
-log = logging.getLogger("run_benchmark")
+PROGRAM = "run_benchmark"
+log = logging.getLogger(PROGRAM)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -86,16 +88,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                          flag_values=fv)
 
 
-def _parse(argv: Sequence[str]) -> flags.FlagValues:
-    fv = flags.FlagValues()
-    define_flags(fv)
-    fv(list(argv))
-    return fv
-
-
 def _run(fv: flags.FlagValues) -> int:
-    if not fv.output_dir:
-        raise flags.Error("--output_dir is required")
     settings = intervals.Settings(
         num_resamples=fv.bootstrap_resamples,
         detection_resamples=fv.detection_resamples,
@@ -148,28 +141,23 @@ def _interrupt(signum, frame):
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; `argv` as sys.argv (program name first)."""
     argv = sys.argv if argv is None else argv
+    fv = flags.FlagValues()
+    define_flags(fv)
     if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
-        fv = flags.FlagValues()
-        define_flags(fv)
         sys.stdout.write(f"{__doc__}\nFlags:\n{fv.get_help()}\n")
         return EXIT_OK
-    try:
-        fv = _parse(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"run_benchmark: {e}\nPass --help for the flags.\n")
+    if not autocv_cli.parse_flags(PROGRAM, fv, argv, required=("output_dir",)):
         return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    autocv_cli.setup_logging()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with logging_redirect_tqdm():
             return _run(fv)
     except flags.Error as e:
-        sys.stderr.write(f"run_benchmark: {e}\n")
+        autocv_cli.usage_error(PROGRAM, str(e))
         return EXIT_USAGE
     except BenchmarkError as e:
-        sys.stderr.write(f"run_benchmark: {e}\n")
+        autocv_cli.usage_error(PROGRAM, str(e))
         return EXIT_ERROR
     except KeyboardInterrupt:
         log.warning("Interrupted; unfinished jobs run again on the next call")

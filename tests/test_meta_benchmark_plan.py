@@ -9,7 +9,7 @@ import pytest
 import meta_benchmark_fakes as fakes
 from autocv import protocol
 from autocv.errors import BenchmarkError, DatasetError, SubmissionError
-from meta_benchmark import jobs, selection
+from meta_benchmark import cli, jobs, selection
 
 
 @pytest.fixture
@@ -152,3 +152,34 @@ def test_the_runner_imports_neither_tensorflow_nor_ray():
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_dry_run_lists_the_pending_jobs_and_runs_nothing(root, tmp_path, capsys):
+    code_dir = fakes.write_submission(tmp_path / "s")
+    out = tmp_path / "out"
+    done = _plan(root, tmp_path, seeds=1)[0]
+    jobs.write_record(done, state=jobs.FINISHED, status=protocol.SUCCESS)
+    code = cli.main([
+        "run_benchmark", f"--code_dir={code_dir}", f"--root={root}",
+        "--datasets=beans,boxes", f"--output_dir={out}", "--time_budget=30",
+        "--dry_run",
+    ])
+    assert code == cli.EXIT_OK
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["s/boxes/seed_0"]
+    assert not (out / "s" / "boxes").exists()
+
+
+def test_usage_errors_are_one_line_and_exit_2(root, tmp_path, capsys):
+    assert cli.main(["run_benchmark", f"--root={root}"]) == cli.EXIT_USAGE
+    assert "--output_dir is required" in capsys.readouterr().err
+    code = cli.main(["run_benchmark", f"--output_dir={tmp_path}", "--seeds=x"])
+    assert code == cli.EXIT_USAGE
+    code = cli.main([
+        "run_benchmark", f"--output_dir={tmp_path}", f"--root={root}",
+        "--datasets=nope", f"--code_dir={tmp_path}",
+    ])
+    assert code == cli.EXIT_ERROR
+    assert "nope" in capsys.readouterr().err
+    assert cli.main(["run_benchmark", "--help"]) == cli.EXIT_OK
+    assert "--backend" in capsys.readouterr().out
