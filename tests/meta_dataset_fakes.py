@@ -45,10 +45,10 @@ def write_zip(path: pathlib.Path, members: list[tuple[str, bytes]]) -> pathlib.P
 
 def seed_cache(cache: pathlib.Path, name: str, archive: str, members) -> pathlib.Path:
     """Puts an archive where d8 looks for a download, with its hash file."""
-    from d8.core import downloader
+    from tfds_builders import d8_source
 
     path = write_zip(cache / name / archive, members)
-    downloader._save_hash(path)
+    d8_source.import_d8().core.downloader._save_hash(path)
     return path
 
 
