@@ -82,6 +82,7 @@ def alc(
     Returns:
         The ALC; 0.0 when no prediction was made within T.
     """
+    _check_budget(time_budget_s, t0_s)
     elapsed, values = learning_curve(elapsed_s, scores, time_budget_s)
     if elapsed.size == 0:
         return 0.0

@@ -1,0 +1,1 @@
+"""The ingestion program: runs a submission under the time budget."""

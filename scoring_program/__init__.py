@@ -1,0 +1,1 @@
+"""The scoring program: scores predictions and computes ALC."""
