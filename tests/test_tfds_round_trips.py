@@ -17,6 +17,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 import tfds_builders
+from autocv import imaging
 from tfds_builders import images, prepare
 
 import meta_dataset_fakes as fakes
@@ -107,7 +108,7 @@ def test_awkward_images_decode_to_rgb_or_are_excluded_by_name(tmp_path, caplog):
 
     for kind, path in paths.items():
         image = by_id[path.relative_to(dataset / "train").as_posix()]
-        expected = images.decode_rgb(path)
+        expected = imaging.decode_rgb(path)
         assert image.dtype == np.uint8 and image.shape == expected.shape, kind
         # JPEGs are stored as they came and decoded by TensorFlow's libjpeg,
         # whose colour conversion rounds a few levels differently from

@@ -59,10 +59,13 @@ class FolderConfig(tfds.core.BuilderConfig):
         folder: the dataset's folder under the manual dir (its registry id).
         dataset_dir: a folder of the user's own, read instead of the manual
             dir when set.
+        splits: the splits to build; a train-only config never reads the
+            test split's labels.
     """
 
     folder: str = ""
     dataset_dir: str | None = None
+    splits: tuple[str, ...] = layout.SPLITS
 
 
 def _describe(entry: registry.Entry) -> str:
@@ -124,12 +127,15 @@ class _PreparedLayoutBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=
                 f"{dataset_dir} is not a {self.TASK} dataset: "
                 f"{self.name} reads the {self.TASK} layout"
             )
-        train, test = layout.read_dataset(dataset_dir, check_images=True)
-        self._set_class_names(list(train.class_names))
-        return {
-            "train": self._generate_examples(train),
-            "test": self._generate_examples(test),
-        }
+        if tuple(self.builder_config.splits) == layout.SPLITS:
+            splits = layout.read_dataset(dataset_dir, check_images=True)
+        else:
+            splits = [
+                layout.read_split(dataset_dir, name, check_images=True)
+                for name in self.builder_config.splits
+            ]
+        self._set_class_names(list(splits[0].class_names))
+        return {split.name: self._generate_examples(split) for split in splits}
 
     def _set_class_names(self, names: list[str]) -> None:
         raise NotImplementedError
@@ -228,7 +234,11 @@ BUILDERS = {
 }
 
 
-def register_folder(dataset_dir: str | pathlib.Path, name: str | None = None) -> str:
+def register_folder(
+    dataset_dir: str | pathlib.Path,
+    name: str | None = None,
+    splits: tuple[str, ...] = layout.SPLITS,
+) -> str:
     """Adds a config that reads a user's own ImageFolder or COCO folder.
 
     The folder needs `train/` and `test/` in the prepared layout (a manifest
@@ -238,6 +248,7 @@ def register_folder(dataset_dir: str | pathlib.Path, name: str | None = None) ->
     Args:
         dataset_dir: the dataset folder, holding train/ and test/.
         name: the config name; default the folder's name.
+        splits: the splits to build, e.g. ("train",) alone.
 
     Returns:
         The TFDS name to load, e.g. "efficient_autocv_classification/pets".
@@ -254,9 +265,15 @@ def register_folder(dataset_dir: str | pathlib.Path, name: str | None = None) ->
             f"config name {name!r} has characters TFDS does not accept: use "
             "letters, digits, '_', '.' and '-' (pass name=...)"
         )
+    unknown = sorted(set(splits) - set(layout.SPLITS))
+    if not splits or unknown:
+        raise DatasetError(
+            f"splits {list(splits)} are not a choice of {list(layout.SPLITS)}"
+        )
     existing = builder.builder_configs.get(name)
     if existing is not None:
-        if existing.dataset_dir == str(dataset_dir):
+        if (existing.dataset_dir, tuple(existing.splits)) == (
+            str(dataset_dir), tuple(splits)):
             return f"{builder.name}/{name}"
         used_by = existing.dataset_dir or "a benchmark dataset"
         raise DatasetError(
@@ -267,6 +284,7 @@ def register_folder(dataset_dir: str | pathlib.Path, name: str | None = None) ->
         FolderConfig(
             name=name,
             dataset_dir=str(dataset_dir),
+            splits=tuple(splits),
             description=f"A user's {builder.TASK} folder at {dataset_dir}.",
             version=VERSION,
             release_notes=RELEASE_NOTES,

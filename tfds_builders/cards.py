@@ -21,9 +21,9 @@ import sys
 
 import numpy as np
 
-from autocv import layout
+from autocv import imaging, layout
 from autocv.errors import DatasetError
-from tfds_builders import cli, images, registry
+from tfds_builders import cli, registry
 
 log = logging.getLogger("tfds_builders.cards")
 
@@ -138,7 +138,7 @@ def write_grid(
                 continue
             example = examples[column]
             try:
-                pixels = images.decode_rgb(example.path)  # [H, W, 3]
+                pixels = imaging.decode_rgb(example.path)  # [H, W, 3]
             except OSError as e:
                 log.warning("Grid leaves out %s: it cannot be decoded (%s)",
                             example.path, e)

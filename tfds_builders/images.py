@@ -4,8 +4,9 @@ TFDS decodes images with `tf.image.decode_image(channels=3)`. That gives the
 right RGB pixels for 8-bit JPEG and PNG files in RGB or grayscale, so those
 are stored exactly as they came (no quality loss, no time spent). Every
 other file (CMYK JPEG, RGBA or palette PNG, 16-bit PNG, GIF, BMP) is decoded
-once here to RGB and stored as PNG, so the pixels a model receives never
-depend on TensorFlow's handling of an unusual mode.
+once to RGB by `autocv.imaging.decode_rgb`, the benchmark's one decoder,
+and stored as PNG, so the pixels a model receives never depend on
+TensorFlow's handling of an unusual mode.
 """
 
 from __future__ import annotations
@@ -13,12 +14,9 @@ from __future__ import annotations
 import io
 import os
 
-import numpy as np
 from PIL import Image
 
-# Pillow's modes for 16-bit images (a 16-bit PNG opens as I;16 or I). They
-# are scaled from 0..65535 to 0..255, not clipped at 255, to keep contrast.
-_WIDE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+from autocv.imaging import decode_rgb
 
 # (format, mode) pairs whose original bytes TensorFlow decodes correctly.
 _KEPT_AS_IS = frozenset(
@@ -28,25 +26,6 @@ _KEPT_AS_IS = frozenset(
 # Byte offset of the bit depth in a PNG file: 8-byte signature, then the
 # IHDR chunk's length, type, width and height (4 bytes each).
 _PNG_BIT_DEPTH_OFFSET = 24
-
-
-def decode_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Decodes an image file to RGB uint8 [H, W, 3] (GIF: first frame).
-
-    Raises:
-        OSError: the file cannot be decoded (truncated, not an image...).
-    """
-    with Image.open(path) as image:
-        image.seek(0)
-        if image.mode in _WIDE_MODES:
-            pixels = np.asarray(image, dtype=np.float64)
-            gray = np.clip(np.round(pixels / 257.0), 0, 255).astype(np.uint8)
-            return np.repeat(gray[:, :, None], 3, axis=2)
-        if image.mode == "P" and "transparency" in image.info:
-            image = image.convert("RGBA")
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        return np.asarray(image, dtype=np.uint8)
 
 
 def _is_8_bit_png(data: bytes) -> bool:
