@@ -54,9 +54,12 @@ def _split_dir(job: dict[str, Any]) -> pathlib.Path:
     """The train split folder all of the job's training files lie in."""
     common = pathlib.Path(os.path.commonpath([e["path"] for e in job["train"]]))
     for folder in (common, *common.parents):
-        if folder.name == "train" and (folder.parent / "test").is_dir():
-            if layout.detect_task(folder.parent) == job["task"]:
-                return folder
+        if (
+            folder.name == "train"
+            and (folder.parent / "test").is_dir()
+            and layout.detect_task(folder.parent) == job["task"]
+        ):
+            return folder
     raise BenchmarkError(
         f"the job's training files under {common} are not in a train/ split "
         "of a prepared dataset: ingestion passes files of <dataset>/train/"

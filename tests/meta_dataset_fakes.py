@@ -78,8 +78,8 @@ VOC_IMAGES = {
 def voc_xml(file_name: str, width: int, height: int, objects) -> bytes:
     parts = [
         f"<annotation><filename>{file_name}</filename>",
-        f"<size><width>{width}</width><height>{height}</height>"
-        "<depth>3</depth></size>",
+        (f"<size><width>{width}</width><height>{height}</height>"
+         "<depth>3</depth></size>"),
     ]
     for label, xmin, ymin, xmax, ymax in objects:
         parts.append(

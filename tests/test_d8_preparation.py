@@ -15,13 +15,12 @@ import pathlib
 import sys
 import tarfile
 
+import meta_dataset_fakes as fakes
 import pytest
 
 from autocv import layout
 from autocv.errors import DatasetError
-from tfds_builders import d8_source, prepare, registry
-
-import meta_dataset_fakes as fakes
+from tfds_builders import archives, d8_source, prepare, registry
 
 
 @pytest.fixture
@@ -158,7 +157,7 @@ def test_archive_escaping_its_folder_is_refused(tmp_path, kaggle_env):
 def test_unsafe_zip_member_names_are_refused(tmp_path, member):
     archive = fakes.write_zip(tmp_path / "x" / "a.zip", [("ok.txt", b"1"), (member, b"2")])
     with pytest.raises(DatasetError, match="leaves the extraction folder"):
-        d8_source.extract_archive(archive)
+        archives.extract_archive(archive)
 
 
 def test_tar_links_are_refused(tmp_path):
@@ -169,7 +168,7 @@ def test_tar_links_are_refused(tmp_path):
         link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
         tf.addfile(link)
     with pytest.raises(DatasetError, match="link or a special file"):
-        d8_source.extract_archive(archive)
+        archives.extract_archive(archive)
     assert not (tmp_path / "x" / "innocent.jpg").exists()
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import meta_dataset_fakes as fakes
 import numpy as np
 from PIL import Image
 
 from tfds_builders import cards
-
-import meta_dataset_fakes as fakes
 
 
 def test_card_recomputes_the_table_columns(tmp_path):

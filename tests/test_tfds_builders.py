@@ -8,7 +8,9 @@ the split sizes and feature specs.
 from __future__ import annotations
 
 import pathlib
+from typing import ClassVar
 
+import meta_dataset_fakes as fakes
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -18,8 +20,6 @@ from autocv import layout
 from autocv.errors import DatasetError
 from tfds_builders import builders
 
-import meta_dataset_fakes as fakes
-
 DUMMY_DATA = pathlib.Path(tfds_builders.__file__).parent / "dummy_data"
 
 pytestmark = pytest.mark.slow
@@ -27,17 +27,17 @@ pytestmark = pytest.mark.slow
 
 class ClassificationBuilderTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = tfds_builders.EfficientAutocvClassification
-    BUILDER_CONFIG_NAMES_TO_TEST = ["ibeans"]
+    BUILDER_CONFIG_NAMES_TO_TEST: ClassVar = ["ibeans"]
     EXAMPLE_DIR = str(DUMMY_DATA)
-    SPLITS = {"train": 6, "test": 3}
+    SPLITS: ClassVar = {"train": 6, "test": 3}
     SKIP_CHECKSUMS = True
 
 
 class DetectionBuilderTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = tfds_builders.EfficientAutocvDetection
-    BUILDER_CONFIG_NAMES_TO_TEST = ["raccoon"]
+    BUILDER_CONFIG_NAMES_TO_TEST: ClassVar = ["raccoon"]
     EXAMPLE_DIR = str(DUMMY_DATA)
-    SPLITS = {"train": 3, "test": 2}
+    SPLITS: ClassVar = {"train": 3, "test": 2}
     SKIP_CHECKSUMS = True
 
 

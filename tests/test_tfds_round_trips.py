@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 
+import meta_dataset_fakes as fakes
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -19,8 +20,6 @@ from PIL import Image
 import tfds_builders
 from autocv import imaging
 from tfds_builders import images, prepare
-
-import meta_dataset_fakes as fakes
 
 pytestmark = pytest.mark.slow
 

@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import pathlib
 import re
+from typing import ClassVar
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -97,7 +98,7 @@ class _PreparedLayoutBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=
     RELEASE_NOTES = RELEASE_NOTES
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
     TASK = ""
-    BUILDER_CONFIGS: list[FolderConfig] = []
+    BUILDER_CONFIGS: ClassVar[list[FolderConfig]] = []
 
     # TFDS memoises this mapping; configs added by `register_folder` after the
     # first lookup must still be found, so it is computed on every call.

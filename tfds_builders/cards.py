@@ -76,11 +76,11 @@ def format_card(card: dict, entry: registry.Entry | None) -> str:
         value = card[key]
         published = getattr(entry, key) if entry else None
         digits = 3 if key == "size_gb" else 1
-        fmt = (lambda v: f"{v}") if kind is int else (lambda v: f"{v:.{digits}f}")
-        lines.append(
-            f"{key:<12} {fmt(value):>12} "
-            f"{fmt(published) if published is not None else '':>12}"
-        )
+        cells = [
+            "" if v is None else (str(v) if kind is int else f"{v:.{digits}f}")
+            for v in (value, published)
+        ]
+        lines.append(f"{key:<12} {cells[0]:>12} {cells[1]:>12}")
     return "\n".join(lines) + "\n"
 
 

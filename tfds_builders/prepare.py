@@ -20,7 +20,7 @@ import os
 import pathlib
 import shutil
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import tqdm
 

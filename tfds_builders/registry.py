@@ -23,7 +23,7 @@ import dataclasses
 import functools
 import pathlib
 import sys
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from autocv import budgets
 from autocv.errors import DatasetError

@@ -25,7 +25,7 @@ import json
 import logging
 import pathlib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import tqdm
 from PIL import Image
