@@ -113,7 +113,8 @@ def image_folder(root: pathlib.Path, name: str, classes=("a", "b"), per_split=(4
             folder = dataset / split / class_name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                data = image_bytes(20 + 2 * i, 16 + c, seed=100 * c + 10 * s + i, fmt="PNG")
+                seed = 100 * c + 10 * s + i
+                data = image_bytes(20 + 2 * i, 16 + c, seed=seed, fmt="PNG")
                 (folder / f"{split}{i}.png").write_bytes(data)
     layout.write_manifest(dataset)
     return dataset

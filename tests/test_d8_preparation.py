@@ -155,7 +155,8 @@ def test_archive_escaping_its_folder_is_refused(tmp_path, kaggle_env):
 
 @pytest.mark.parametrize("member", ["/abs/path.txt", "a/../../b.txt", "C:/x.txt"])
 def test_unsafe_zip_member_names_are_refused(tmp_path, member):
-    archive = fakes.write_zip(tmp_path / "x" / "a.zip", [("ok.txt", b"1"), (member, b"2")])
+    members = [("ok.txt", b"1"), (member, b"2")]
+    archive = fakes.write_zip(tmp_path / "x" / "a.zip", members)
     with pytest.raises(DatasetError, match="leaves the extraction folder"):
         archives.extract_archive(archive)
 

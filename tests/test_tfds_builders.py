@@ -96,7 +96,8 @@ def test_user_folder_registers_and_loads(tmp_path):
 def test_missing_prepared_folder_says_how_to_prepare(tmp_path):
     (tmp_path / "other").mkdir()
     with pytest.raises(DatasetError, match="tfds_builders.prepare --datasets=raccoon"):
-        _load("efficient_autocv_detection/raccoon", tmp_path / "tfds", tmp_path, "train")
+        _load("efficient_autocv_detection/raccoon", tmp_path / "tfds", tmp_path,
+              "train")
 
 
 def test_bad_config_name_is_refused(tmp_path):

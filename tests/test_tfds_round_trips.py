@@ -51,7 +51,9 @@ def test_voc_boxes_reach_tfds_exactly(tmp_path, monkeypatch):
         )
         got = sorted(
             (bool(label == 1), tuple(box))
-            for box, label in zip(example["objects"]["bbox"], example["objects"]["label"])
+            for box, label in zip(
+                example["objects"]["bbox"], example["objects"]["label"]
+            )
         )
         # Bit-exact float32, not approximately equal.
         assert got == expected

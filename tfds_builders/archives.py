@@ -23,7 +23,9 @@ from autocv.errors import DatasetError
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz")
 
 
-def _member_target(folder: pathlib.Path, name: str, archive: pathlib.Path) -> pathlib.Path:
+def _member_target(
+    folder: pathlib.Path, name: str, archive: pathlib.Path
+) -> pathlib.Path:
     """The path a member extracts to; refuses one that escapes `folder`."""
     parts = pathlib.PurePosixPath(name.replace("\\", "/")).parts
     target = folder.joinpath(*parts).resolve() if parts else folder

@@ -188,7 +188,8 @@ def write_dataset(
         ids = {i.source_path: n + 1 for n, i in enumerate(ordered)}
         for split in layout.SPLITS:
             coco = _coco(written[split], class_names, ids, name)
-            with open(target / split / layout.ANNOTATIONS_FILE, "w", encoding="utf-8") as f:
+            path = target / split / layout.ANNOTATIONS_FILE
+            with open(path, "w", encoding="utf-8") as f:
                 json.dump(coco, f, indent=1)
 
     layout.write_manifest(target)
@@ -212,7 +213,8 @@ def write_dataset(
 def _coco(rows: list, class_names: list[str], ids: dict[str, int], name: str) -> dict:
     category = {c: n + 1 for n, c in enumerate(class_names)}
     coco_images, annotations, dropped = [], [], 0
-    for image, file_name, (width, height) in sorted(rows, key=lambda r: ids[r[0].source_path]):
+    rows = sorted(rows, key=lambda row: ids[row[0].source_path])
+    for image, file_name, (width, height) in rows:
         image_id = ids[image.source_path]
         coco_images.append(
             {"id": image_id, "file_name": file_name, "width": width, "height": height}
