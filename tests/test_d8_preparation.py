@@ -216,3 +216,17 @@ def test_unknown_dataset_and_groups(tmp_path):
     assert len(registry.select(["classification"])) == 40
     assert len(registry.select(["detection", "private"])) == 7 + 9
     assert len(registry.select(["all"])) == 56
+
+
+def test_command_line(tmp_path, kaggle_env, capsys):
+    cache, root = tmp_path / "cache", tmp_path / "root"
+    _seed(cache)
+    argv = ["prepare", "--datasets=raccoon,brain-tumor", f"--root={root}",
+            f"--d8_cache={cache}"]
+    assert prepare.main(argv) == 0
+    assert prepare.is_prepared(root / "raccoon")
+    assert prepare.is_prepared(root / "brain-tumor")
+    assert prepare.main(["prepare", "--datasets=raccoon"]) == 2
+    assert "--root is required" in capsys.readouterr().err
+    assert prepare.main(["prepare", "--datasets=nope", f"--root={root}"]) == 2
+    assert "unknown dataset 'nope'" in capsys.readouterr().err

@@ -178,6 +178,10 @@ def prepare(
 
     results = {}
     for entry in tqdm.tqdm(entries, desc="Datasets", unit="dataset"):
+        if entry not in todo:
+            log.info("%s: already prepared and verified, skipped", entry.dataset_id)
+            results[entry.dataset_id] = "skipped"
+            continue
         try:
             results[entry.dataset_id] = prepare_one(entry, root, cache_dir)
         except DatasetError as e:
