@@ -7,6 +7,7 @@ its time in the harness, not in reading data.
 
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 import textwrap
@@ -17,10 +18,16 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 
+@functools.lru_cache(maxsize=1)
+def digits():
+    """scikit-learn's bundled 8x8 handwritten digits (read once)."""
+    return load_digits()
+
+
 def digit_image(index: int, size: int = 16) -> Image.Image:
     """Digit number `index` of scikit-learn's set, as a grayscale image."""
-    digits = load_digits()
-    pixels = (digits.images[index] * 16).clip(0, 255).astype(np.uint8)
+    digits_ = digits()
+    pixels = (digits_.images[index] * 16).clip(0, 255).astype(np.uint8)
     return Image.fromarray(pixels).resize((size, size), Image.NEAREST)
 
 
@@ -28,10 +35,10 @@ def make_classification_dataset(
     root: pathlib.Path, classes=(0, 1, 2), train_per_class=8, test_per_class=4
 ) -> pathlib.Path:
     """An ImageFolder dataset of digits; returns its folder."""
-    digits = load_digits()
+    digits_ = digits()
     dataset = root / "tiny-digits"
     for label in classes:
-        indices = np.flatnonzero(digits.target == label)
+        indices = np.flatnonzero(digits_.target == label)
         for n, index in enumerate(indices[: train_per_class + test_per_class]):
             split = "train" if n < train_per_class else "test"
             folder = dataset / split / str(label)
@@ -45,7 +52,7 @@ def make_detection_dataset(
 ) -> pathlib.Path:
     """A COCO dataset of digits on canvases; returns its folder."""
     rng = np.random.default_rng(0)
-    digits = load_digits()
+    digits_ = digits()
     dataset = root / "tiny-boxes"
     categories = [{"id": 10 + c, "name": str(c)} for c in range(3)]
     image_id, ann_id = 100, 1
@@ -56,7 +63,8 @@ def make_detection_dataset(
             image = Image.new("RGB", (canvas, canvas), (30, 30, 30))
             for slot in range(2):
                 label = int(rng.integers(3))
-                index = int(np.flatnonzero(digits.target == label)[rng.integers(20)])
+                index = int(
+                    np.flatnonzero(digits_.target == label)[rng.integers(20)])
                 size = int(rng.integers(12, 24))
                 x = slot * canvas // 2 + int(rng.integers(0, canvas // 2 - size))
                 y = int(rng.integers(0, canvas - size))

@@ -1,0 +1,69 @@
+"""run_local_test.py end to end: the starter kit on both embedded samples."""
+
+import json
+import pathlib
+
+import pytest
+
+import run_local_test
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sample_data"
+
+
+def scores_of(output_dir):
+    return json.loads((output_dir / "scores" / "scores.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "dataset, metric",
+    [("digits", "normalized_mean_accuracy"), ("digits-detection", "coco_map")],
+)
+def test_starter_kit_on_each_sample(tmp_path, capsys, dataset, metric):
+    out = tmp_path / "run"
+    code = run_local_test.main([
+        "run_local_test", f"--dataset_dir={SAMPLES / dataset}",
+        "--time_budget=60", f"--output_dir={out}", "--noprogress"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    scores = scores_of(out)
+    assert scores["metric"] == metric
+    assert scores["num_predictions"] >= 1
+    assert scores["ingestion_status"] in ("success", "budget_exhausted")
+    assert f"ALC:              {scores['alc']:.4f}" in printed
+    assert str(out / "scores" / "detailed_results.html") in printed
+    assert (out / "ingestion.log").stat().st_size > 0
+    if dataset == "digits":
+        assert scores["final_score"] > 0.8
+
+
+def test_output_dir_that_is_not_empty_is_left_alone(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    code = run_local_test.main(["run_local_test", f"--output_dir={out}"])
+    assert code == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_missing_dataset_is_one_line(tmp_path, capsys):
+    code = run_local_test.main([
+        "run_local_test", f"--dataset_dir={tmp_path / 'nope'}",
+        f"--output_dir={tmp_path / 'out'}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--dataset_dir" in err
+
+
+@pytest.mark.slow
+def test_harness_failure_exits_non_zero(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    (bad / "train" / "a").mkdir(parents=True)
+    (bad / "test").mkdir()
+    code = run_local_test.main([
+        "run_local_test", f"--dataset_dir={bad}", f"--output_dir={tmp_path / 'o'}",
+        "--noprogress"])
+    assert code == 1
+    assert "no readable images" in capsys.readouterr().out
