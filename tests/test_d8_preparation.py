@@ -230,3 +230,9 @@ def test_command_line(tmp_path, kaggle_env, capsys):
     assert "--root is required" in capsys.readouterr().err
     assert prepare.main(["prepare", "--datasets=nope", f"--root={root}"]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_samples_are_copied_from_sample_data(tmp_path):
+    results = prepare.prepare(["samples"], tmp_path / "root")
+    assert results == {"digits": "prepared", "digits-detection": "prepared"}
+    assert prepare.is_prepared(tmp_path / "root" / "digits-detection")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import meta_dataset_fakes as fakes
 import numpy as np
+import pytest
 from PIL import Image
 
-from tfds_builders import cards
+from tfds_builders import cards, registry
+
+SAMPLE_DATA = pathlib.Path(cards.__file__).resolve().parent.parent / "sample_data"
 
 
 def test_card_recomputes_the_table_columns(tmp_path):
@@ -52,3 +57,12 @@ def test_grid_has_a_row_per_class(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert cards.main(["cards", f"--dataset_dir={tmp_path / 'nope'}"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset_id", ["digits", "digits-detection"])
+def test_registry_statistics_of_the_samples_are_their_cards(dataset_id):
+    card = cards.compute_card(SAMPLE_DATA / dataset_id)
+    entry = registry.get(dataset_id)
+    for key, kind in registry.STATISTICS:
+        digits = 3 if key == "size_gb" else 1
+        assert round(card[key], digits) == getattr(entry, key), key

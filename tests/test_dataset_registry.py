@@ -39,7 +39,7 @@ def test_values_are_read_not_made_up():
     stats = [getattr(unknown, key) for key, _ in registry.STATISTICS]
     assert stats == [None] * len(stats) and unknown.difficulty is None
     sample = registry.get("digits")
-    assert sample.images is None and sample.source == registry.SOURCE_EMBEDDED
+    assert sample.difficulty is None and sample.source == registry.SOURCE_EMBEDDED
 
 
 def test_time_budgets():
