@@ -40,8 +40,10 @@ def define_flags(fv: flags.FlagValues) -> None:
         "code_dir", [], "A submission folder (with model.py), or name=folder. "
         "Repeat for several submissions.", flag_values=fv)
     flags.DEFINE_string(
-        "datasets", selection.ALL, "all, public, classification, detection, or "
-        "a comma-separated list of dataset names under --root.", flag_values=fv)
+        "datasets", selection.ALL, "Comma-separated dataset ids (folders under "
+        "--root) or groups: all (every prepared folder), public, private, "
+        "classification, detection, samples (of the meta-dataset's table, as "
+        "far as prepared).", flag_values=fv)
     flags.DEFINE_string(
         "root", None, "Folder of prepared datasets, one subfolder each.",
         flag_values=fv)
@@ -50,8 +52,11 @@ def define_flags(fv: flags.FlagValues) -> None:
         "cluster, storage that every node sees.", flag_values=fv)
     flags.DEFINE_integer("seeds", 1, "Runs per (dataset, submission).",
                          flag_values=fv)
-    flags.DEFINE_float("time_budget", budgets.DEFAULT_TIME_BUDGET_S,
-                       "Time budget T of each run, in seconds.", flag_values=fv)
+    flags.DEFINE_float(
+        "time_budget", None, "Time budget T of each run, in seconds; unset: "
+        "each dataset's default from the meta-dataset's table "
+        f"({budgets.DEFAULT_TIME_BUDGET_S:g} s for a dataset it does not "
+        "know).", flag_values=fv)
     flags.DEFINE_float("t0", budgets.DEFAULT_T0_S,
                        "ALC time constant t0, in seconds.", flag_values=fv)
     flags.DEFINE_enum("backend", backends.LOCAL, backends.BACKENDS,

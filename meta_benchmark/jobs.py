@@ -86,11 +86,20 @@ def plan(
     datasets: Sequence[DatasetRef],
     submissions: Sequence[Submission],
     num_seeds: int,
-    time_budget_s: float,
+    time_budget_s: float | None,
     t0_s: float,
     output_dir: str | pathlib.Path,
 ) -> list[Job]:
     """Every job of a run, dataset-major so results arrive dataset by dataset.
+
+    Args:
+        datasets: the prepared datasets.
+        submissions: the submissions.
+        num_seeds: runs per (dataset, submission), seeds 0 .. num_seeds - 1.
+        time_budget_s: T of every job; None gives each dataset its own
+            default (`DatasetRef.time_budget_s`).
+        t0_s: the ALC time constant.
+        output_dir: the run's output folder.
 
     Raises:
         BenchmarkError: fewer than one seed.
@@ -106,7 +115,9 @@ def plan(
             submission=s.name,
             code_dir=str(s.code_dir),
             seed=seed,
-            time_budget_s=float(time_budget_s),
+            time_budget_s=float(
+                d.time_budget_s if time_budget_s is None else time_budget_s
+            ),
             t0_s=float(t0_s),
             folder=str(job_folder(output_dir, s.name, d.name, seed)),
         )

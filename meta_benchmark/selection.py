@@ -1,4 +1,10 @@
-"""Which datasets and which submissions a meta-benchmark run covers."""
+"""Which datasets and which submissions a meta-benchmark run covers.
+
+Datasets are prepared folders under a root, named by their dataset id.
+Groups (`public`, `classification`, ...) come from the meta-dataset's table
+(`tfds_builders.registry`) and keep the datasets of the group that are
+prepared; `all` is every prepared folder, the table's or a user's own.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,13 @@ import pathlib
 import re
 from typing import Sequence
 
-from autocv import layout
+from autocv import budgets, layout
 from autocv.errors import DatasetError, SubmissionError
 
 log = logging.getLogger(__name__)
 
-# Selections that name a group of datasets rather than datasets.
+# Every prepared folder under the root, in the meta-dataset or not.
 ALL = "all"
-PUBLIC = "public"
-GROUPS = (ALL, PUBLIC, layout.CLASSIFICATION, layout.DETECTION)
 
 # A submission's name becomes a folder name and a column of the leaderboard.
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -29,6 +33,7 @@ class DatasetRef:
     name: str
     path: pathlib.Path
     task: str
+    time_budget_s: float = budgets.DEFAULT_TIME_BUDGET_S
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,15 +52,21 @@ def is_prepared(folder: pathlib.Path) -> bool:
 def prepared_datasets(root: str | pathlib.Path) -> list[DatasetRef]:
     """Every prepared dataset directly under `root`, sorted by name.
 
+    Each gets its default time budget from the meta-dataset's table, or
+    the benchmark's default for a dataset the table does not know.
+
     Raises:
         DatasetError: `root` is not a folder.
     """
+    from tfds_builders import registry
+
     root = pathlib.Path(root).expanduser().resolve()
     if not root.is_dir():
         raise DatasetError(
             f"--root={root} is not a folder: pass the folder that holds the "
             "prepared datasets, one subfolder each"
         )
+    known = {e.dataset_id: e.time_budget_s for e in registry.entries()}
     found = []
     for folder in sorted(root.iterdir()):
         if folder.name.startswith(".") or not folder.is_dir():
@@ -63,7 +74,14 @@ def prepared_datasets(root: str | pathlib.Path) -> list[DatasetRef]:
         if not is_prepared(folder):
             log.debug("Skipping %s: no train/ and test/ folders", folder)
             continue
-        found.append(DatasetRef(folder.name, folder, layout.detect_task(folder)))
+        found.append(
+            DatasetRef(
+                folder.name,
+                folder,
+                layout.detect_task(folder),
+                known.get(folder.name, budgets.DEFAULT_TIME_BUDGET_S),
+            )
+        )
     return found
 
 
@@ -71,44 +89,55 @@ def resolve_datasets(spec: str, root: str | pathlib.Path) -> list[DatasetRef]:
     """Turns a --datasets selection into prepared datasets.
 
     Args:
-        spec: "all", "public", "classification", "detection", or a
-            comma-separated list of dataset names (subfolders of `root`).
+        spec: comma-separated words: dataset ids (subfolders of `root`),
+            `all` (every prepared subfolder), or a group of the meta-dataset
+            table: `public`, `private`, `classification` and `detection`
+            (the public datasets of that task), `samples`.
         root: the folder of prepared datasets.
 
     Returns:
-        The datasets in a stable order: sorted by name for a group, as
-        listed for names.
+        The datasets, each once: groups in table order, `all` by name,
+        ids as listed.
 
     Raises:
-        DatasetError: nothing matches, or a named dataset is not prepared.
+        DatasetError: a word is unknown, a named dataset is not prepared,
+            or nothing is selected.
     """
-    # TODO(#4): take "public" and the task groups from the meta-dataset
-    # registry once it exists, and report which of them are not prepared.
+    from tfds_builders import registry
+
     available = prepared_datasets(root)
-    spec = spec.strip()
-    if spec in GROUPS:
-        chosen = [
-            d for d in available if spec in (ALL, PUBLIC) or d.task == spec
-        ]
-        if not chosen:
-            raise DatasetError(
-                f"--datasets={spec} matches no prepared dataset under {root}: "
-                "prepare datasets there first (each a folder with train/ and "
-                "test/)"
-            )
-        return chosen
     by_name = {d.name: d for d in available}
-    names = [name.strip() for name in spec.split(",") if name.strip()]
-    missing = [name for name in names if name not in by_name]
-    if missing or not names:
+    words = [w.strip() for w in spec.split(",") if w.strip()]
+    chosen: list[str] = []
+    for word in words:
+        if word == ALL:
+            chosen += list(by_name)
+        elif word in registry.GROUPS:
+            members = [e.dataset_id for e in registry.select([word])]
+            missing = [m for m in members if m not in by_name]
+            if missing:
+                log.warning(
+                    "%d of the %d datasets of --datasets=%s are not prepared "
+                    "under %s and are left out: %s",
+                    len(missing), len(members), word, root, ", ".join(missing),
+                )
+            chosen += [m for m in members if m in by_name]
+        elif word in by_name:
+            chosen.append(word)
+        else:
+            raise DatasetError(
+                f"--datasets={spec}: {word!r} is not prepared under {root}. "
+                f"Pass {ALL}, a group ({', '.join(registry.GROUPS)}) or "
+                "names from: "
+                f"{', '.join(sorted(by_name)) or '(none prepared)'}"
+            )
+    if not chosen:
         raise DatasetError(
-            f"--datasets={spec}: {missing or 'no names'} not prepared under "
-            f"{root}. Pass one of {', '.join(GROUPS)} or names from: "
-            f"{', '.join(sorted(by_name)) or '(none prepared)'}"
+            f"--datasets={spec} selects no prepared dataset under {root}: "
+            "prepare datasets there first (python -m tfds_builders.prepare), "
+            "each a folder with train/ and test/"
         )
-    if len(set(names)) != len(names):
-        raise DatasetError(f"--datasets={spec} names a dataset twice")
-    return [by_name[name] for name in names]
+    return [by_name[name] for name in dict.fromkeys(chosen)]
 
 
 def parse_submissions(code_dirs: Sequence[str]) -> list[Submission]:

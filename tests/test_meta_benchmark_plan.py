@@ -14,43 +14,54 @@ from meta_benchmark import cli, jobs, selection
 
 @pytest.fixture
 def root(tmp_path):
+    """Prepared-looking folders: two of the table's, a sample, a user's own."""
     root = tmp_path / "data"
-    fakes.write_skeleton(root / "beans")
-    fakes.write_skeleton(root / "cats")
-    fakes.write_skeleton(root / "boxes", task="detection")
+    fakes.write_skeleton(root / "brain-tumor")  # public classification
+    fakes.write_skeleton(root / "chess", task="detection")  # public detection
+    fakes.write_skeleton(root / "digits")  # an embedded sample
+    fakes.write_skeleton(root / "mine", task="detection")  # not in the table
     (root / "not-prepared" / "train").mkdir(parents=True)
     (root / ".hidden" / "train").mkdir(parents=True)
     (root / ".hidden" / "test").mkdir(parents=True)
     return root
 
 
-def test_groups_select_prepared_datasets_by_task(root):
-    def names(spec):
-        return [d.name for d in selection.resolve_datasets(spec, root)]
+def _names(spec, root):
+    return [d.name for d in selection.resolve_datasets(spec, root)]
 
-    assert names("all") == ["beans", "boxes", "cats"]
-    assert names("public") == ["beans", "boxes", "cats"]
-    assert names("classification") == ["beans", "cats"]
-    assert names("detection") == ["boxes"]
-    chosen = selection.resolve_datasets("cats, boxes", root)
+
+def test_all_is_every_prepared_folder(root):
+    assert _names("all", root) == ["brain-tumor", "chess", "digits", "mine"]
+
+
+def test_groups_come_from_the_table_as_far_as_prepared(root, caplog):
+    assert _names("public", root) == ["brain-tumor", "chess"]
+    assert "not prepared" in caplog.text
+    assert _names("classification", root) == ["brain-tumor"]
+    assert _names("detection", root) == ["chess"]
+    assert _names("samples", root) == ["digits"]
+    assert _names("detection,mine,chess", root) == ["chess", "mine"]
+
+
+def test_named_datasets_keep_their_order_task_and_default_budget(root):
+    chosen = selection.resolve_datasets("mine, digits, brain-tumor", root)
     assert [(d.name, d.task) for d in chosen] == [
-        ("cats", "classification"),
-        ("boxes", "detection"),
+        ("mine", "detection"),
+        ("digits", "classification"),
+        ("brain-tumor", "classification"),
     ]
-    assert chosen[0].path == (root / "cats").resolve()
+    assert chosen[0].path == (root / "mine").resolve()
+    # The table's budgets; the benchmark's default for a user's dataset.
+    assert [d.time_budget_s for d in chosen] == [1200.0, 120.0, 1200.0]
 
 
 def test_unknown_or_unprepared_names_are_refused(root):
-    with pytest.raises(DatasetError, match=r"\['not-prepared'\].*beans, boxes"):
-        selection.resolve_datasets("beans,not-prepared", root)
-    with pytest.raises(DatasetError, match="twice"):
-        selection.resolve_datasets("beans,beans", root)
+    with pytest.raises(DatasetError, match="'not-prepared'.*brain-tumor, chess"):
+        selection.resolve_datasets("chess,not-prepared", root)
     with pytest.raises(DatasetError, match="not a folder"):
         selection.resolve_datasets("all", root / "missing")
-    empty = root.parent / "empty"
-    empty.mkdir()
-    with pytest.raises(DatasetError, match="matches no prepared dataset"):
-        selection.resolve_datasets("detection", empty)
+    with pytest.raises(DatasetError, match="selects no prepared dataset"):
+        selection.resolve_datasets("private", root)
 
 
 def test_submissions_are_named_after_their_folder_or_explicitly(tmp_path):
@@ -70,7 +81,7 @@ def test_submissions_are_named_after_their_folder_or_explicitly(tmp_path):
 
 def _plan(root, tmp_path, seeds=2, time_budget_s=30.0):
     return jobs.plan(
-        selection.resolve_datasets("beans,boxes", root),
+        selection.resolve_datasets("brain-tumor,chess", root),
         selection.parse_submissions([str(fakes.write_submission(tmp_path / "s"))]),
         num_seeds=seeds,
         time_budget_s=time_budget_s,
@@ -82,15 +93,27 @@ def _plan(root, tmp_path, seeds=2, time_budget_s=30.0):
 def test_plan_has_one_job_per_dataset_submission_and_seed(root, tmp_path):
     plan = _plan(root, tmp_path)
     assert [j.key for j in plan] == [
-        "s/beans/seed_0",
-        "s/beans/seed_1",
-        "s/boxes/seed_0",
-        "s/boxes/seed_1",
+        "s/brain-tumor/seed_0",
+        "s/brain-tumor/seed_1",
+        "s/chess/seed_0",
+        "s/chess/seed_1",
     ]
-    assert plan[3].path == tmp_path / "out" / "s" / "boxes" / "seed_1"
+    assert plan[3].path == tmp_path / "out" / "s" / "chess" / "seed_1"
     assert plan[3].task == "detection"
     with pytest.raises(BenchmarkError, match="--seeds"):
         _plan(root, tmp_path, seeds=0)
+
+
+def test_without_a_budget_each_dataset_gets_its_default(root, tmp_path):
+    plan = jobs.plan(
+        selection.resolve_datasets("digits,mine", root),
+        selection.parse_submissions([str(fakes.write_submission(tmp_path / "s"))]),
+        num_seeds=1,
+        time_budget_s=None,
+        t0_s=60.0,
+        output_dir=tmp_path / "out",
+    )
+    assert [j.time_budget_s for j in plan] == [120.0, 1200.0]
 
 
 def test_pending_skips_finished_jobs_and_resumes_the_rest(root, tmp_path):
@@ -132,7 +155,9 @@ def test_finished_records_need_only_the_folders(root, tmp_path):
     (tmp_path / "out").rename(moved)
     records = jobs.finished_records(moved)
     assert len(records) == 1
-    assert records[0]["folder"] == str((moved / "s" / "beans" / "seed_0").resolve())
+    assert records[0]["folder"] == str(
+        (moved / "s" / "brain-tumor" / "seed_0").resolve()
+    )
     assert records[0]["status"] == protocol.SUCCESS
 
 
@@ -142,6 +167,8 @@ def test_the_runner_imports_neither_tensorflow_nor_ray():
     code = (
         "import sys, run_benchmark, meta_benchmark.backends, "
         "meta_benchmark.intervals, meta_benchmark.report, scoring_program.truth; "
+        "from meta_benchmark import selection; "
+        "selection.resolve_datasets('all', 'sample_data'); "
         "print([m for m in ('tensorflow', 'keras', 'ray') if m in sys.modules])"
     )
     out = subprocess.run(
@@ -161,13 +188,13 @@ def test_dry_run_lists_the_pending_jobs_and_runs_nothing(root, tmp_path, capsys)
     jobs.write_record(done, state=jobs.FINISHED, status=protocol.SUCCESS)
     code = cli.main([
         "run_benchmark", f"--code_dir={code_dir}", f"--root={root}",
-        "--datasets=beans,boxes", f"--output_dir={out}", "--time_budget=30",
+        "--datasets=brain-tumor,chess", f"--output_dir={out}", "--time_budget=30",
         "--dry_run",
     ])
     assert code == cli.EXIT_OK
     listed = capsys.readouterr().out.splitlines()
-    assert [line.split("\t")[0] for line in listed] == ["s/boxes/seed_0"]
-    assert not (out / "s" / "boxes").exists()
+    assert [line.split("\t")[0] for line in listed] == ["s/chess/seed_0"]
+    assert not (out / "s" / "chess").exists()
 
 
 def test_usage_errors_are_one_line_and_exit_2(root, tmp_path, capsys):
