@@ -85,6 +85,14 @@ def make_detection_dataset(
     return dataset
 
 
+@pytest.fixture(autouse=True)
+def tfds_cache(tmp_path, monkeypatch) -> pathlib.Path:
+    """Keeps the training splits' TFDS files of a test inside its tmp_path."""
+    cache = tmp_path / "tfds-cache"
+    monkeypatch.setenv("AUTOCV_TFDS_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture
 def classification_dataset(tmp_path) -> pathlib.Path:
     return make_classification_dataset(tmp_path / "data")

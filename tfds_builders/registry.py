@@ -41,11 +41,6 @@ VISIBILITIES = (PUBLIC, PRIVATE, SAMPLE)
 SOURCE_D8 = "d8"
 SOURCE_EMBEDDED = "embedded"
 
-# The embedded samples are tiny (a few hundred 32-128 px images); a model
-# reaches its plateau on them within a couple of minutes, so their default
-# budget is short enough to try a submission while waiting.
-SAMPLE_TIME_BUDGET_S = 120.0
-
 # Task codes of the table's `task` column.
 _TASK_CODES = {"img_cls": CLASSIFICATION, "obj_det": DETECTION}
 
@@ -105,10 +100,10 @@ STATISTICS = (
 # from sample_data/ (a test keeps them equal); no difficulty was assessed.
 _SAMPLES = (
     Entry("digits", "digits", CLASSIFICATION, SAMPLE, SOURCE_EMBEDDED,
-          SAMPLE_TIME_BUDGET_S, images=1797, classes=10, width_mean=32.0,
+          budgets.DEFAULT_TIME_BUDGET_S, images=1797, classes=10, width_mean=32.0,
           width_std=0.0, height_mean=32.0, height_std=0.0, size_gb=0.001),
     Entry("digits-detection", "digits-detection", DETECTION, SAMPLE,
-          SOURCE_EMBEDDED, SAMPLE_TIME_BUDGET_S, images=400, classes=10,
+          SOURCE_EMBEDDED, budgets.DEFAULT_TIME_BUDGET_S, images=400, classes=10,
           width_mean=128.0, width_std=0.0, height_mean=128.0, height_std=0.0,
           size_gb=0.001),
 )
