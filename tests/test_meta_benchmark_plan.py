@@ -1,5 +1,6 @@
 """Dataset selection, submissions, the job plan and resuming."""
 
+import dataclasses
 import pathlib
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import meta_benchmark_fakes as fakes
 from autocv import protocol
 from autocv.errors import BenchmarkError, DatasetError, SubmissionError
 from meta_benchmark import cli, jobs, selection
+from tfds_builders import registry
 
 
 @pytest.fixture
@@ -24,6 +26,18 @@ def root(tmp_path):
     (root / ".hidden" / "train").mkdir(parents=True)
     (root / ".hidden" / "test").mkdir(parents=True)
     return root
+
+
+@pytest.fixture
+def short_sample_budget(monkeypatch):
+    """A table in which the digits sample has a budget of its own, 120 s."""
+    table = tuple(
+        dataclasses.replace(e, time_budget_s=120.0)
+        if e.dataset_id == "digits"
+        else e
+        for e in registry.entries()
+    )
+    monkeypatch.setattr(registry, "entries", lambda: table)
 
 
 def _names(spec, root):
@@ -43,7 +57,9 @@ def test_groups_come_from_the_table_as_far_as_prepared(root, caplog):
     assert _names("detection,mine,chess", root) == ["chess", "mine"]
 
 
-def test_named_datasets_keep_their_order_task_and_default_budget(root):
+def test_named_datasets_keep_their_order_task_and_default_budget(
+    root, short_sample_budget
+):
     chosen = selection.resolve_datasets("mine, digits, brain-tumor", root)
     assert [(d.name, d.task) for d in chosen] == [
         ("mine", "detection"),
@@ -104,7 +120,9 @@ def test_plan_has_one_job_per_dataset_submission_and_seed(root, tmp_path):
         _plan(root, tmp_path, seeds=0)
 
 
-def test_without_a_budget_each_dataset_gets_its_default(root, tmp_path):
+def test_without_a_budget_each_dataset_gets_its_default(
+    root, tmp_path, short_sample_budget
+):
     plan = jobs.plan(
         selection.resolve_datasets("digits,mine", root),
         selection.parse_submissions([str(fakes.write_submission(tmp_path / "s"))]),
