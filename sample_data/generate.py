@@ -78,8 +78,10 @@ PLACEMENT_TRIES = 50
 # One seed for everything random in the detection canvases.
 SEED = 20240601
 
-# zlib level 9 gives the smallest PNGs; PIL writes no time chunk, so the
-# bytes depend only on the pixels (and the zlib version).
+# zlib level 9 gives the smallest PNGs. PIL writes no time chunk, so the
+# bytes depend only on the pixels and on the deflate build inside Pillow
+# (its wheels bundle zlib-ng; a build on the system zlib compresses
+# differently).
 PNG_COMPRESS_LEVEL = 9
 
 

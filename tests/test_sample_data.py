@@ -4,6 +4,7 @@ import json
 import pathlib
 
 import numpy as np
+import PIL
 import pytest
 
 from autocv import layout
@@ -33,7 +34,12 @@ def test_committed_sample_is_what_the_generator_writes(regenerated, name):
     fresh = regenerated / name
     assert layout.verify_manifest(committed) == []
     manifest = layout.MANIFEST_FILE
-    assert (fresh / manifest).read_bytes() == (committed / manifest).read_bytes()
+    assert (fresh / manifest).read_bytes() == (committed / manifest).read_bytes(), (
+        f"{committed} differs from what sample_data/generate.py writes now: "
+        "rerun `python -m sample_data.generate` and commit the result. PNG "
+        "bytes also depend on the zlib build inside Pillow (zlib or zlib-ng); "
+        f"this Pillow is {PIL.__version__}."
+    )
     committed_files = sorted(
         p.relative_to(committed) for p in committed.rglob("*") if p.is_file()
     )
