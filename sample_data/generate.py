@@ -78,8 +78,10 @@ PLACEMENT_TRIES = 50
 # One seed for everything random in the detection canvases.
 SEED = 20240601
 
-# zlib level 9 gives the smallest PNGs; PIL writes no time chunk, so the
-# bytes depend only on the pixels (and the zlib version).
+# zlib level 9 gives the smallest PNGs. PIL writes no time chunk, so the
+# bytes depend only on the pixels and on the deflate build inside Pillow
+# (its wheels bundle zlib-ng; a build on the system zlib compresses
+# differently).
 PNG_COMPRESS_LEVEL = 9
 
 
@@ -118,9 +120,7 @@ def _fresh_dir(path: pathlib.Path) -> pathlib.Path:
 
 def _save_png(array: np.ndarray, path: pathlib.Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(
-        path, format="PNG", compress_level=PNG_COMPRESS_LEVEL
-    )
+    Image.fromarray(array).save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
 
 
 def _upscale(ink: np.ndarray, height_px: int, width_px: int) -> np.ndarray:
@@ -190,8 +190,10 @@ def _place(
         x = int(rng.integers(0, CANVAS_SIZE_PX - w + 1))
         gap = DIGIT_GAP_PX
         if all(
-            y + h + gap <= ty or ty + th + gap <= y
-            or x + w + gap <= tx or tx + tw + gap <= x
+            y + h + gap <= ty
+            or ty + th + gap <= y
+            or x + w + gap <= tx
+            or tx + tw + gap <= x
             for ty, tx, th, tw in taken
         ):
             return y, x
@@ -209,7 +211,7 @@ def _canvas(
     for _ in range(count):
         index = int(rng.integers(len(images)))
         h = int(rng.integers(MIN_DIGIT_SIZE_PX, MAX_DIGIT_SIZE_PX + 1))
-        w = max(1, int(round(h * rng.uniform(MIN_DIGIT_ASPECT, MAX_DIGIT_ASPECT))))
+        w = max(1, round(h * rng.uniform(MIN_DIGIT_ASPECT, MAX_DIGIT_ASPECT)))
         corner = _place(rng, taken, h, w)
         if corner is None:
             continue

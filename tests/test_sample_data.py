@@ -4,6 +4,7 @@ import json
 import pathlib
 
 import numpy as np
+import PIL
 import pytest
 
 from autocv import layout
@@ -33,13 +34,16 @@ def test_committed_sample_is_what_the_generator_writes(regenerated, name):
     fresh = regenerated / name
     assert layout.verify_manifest(committed) == []
     manifest = layout.MANIFEST_FILE
-    assert (fresh / manifest).read_bytes() == (committed / manifest).read_bytes()
+    assert (fresh / manifest).read_bytes() == (committed / manifest).read_bytes(), (
+        f"{committed} differs from what sample_data/generate.py writes now: "
+        "rerun `python -m sample_data.generate` and commit the result. PNG "
+        "bytes also depend on the zlib build inside Pillow (zlib or zlib-ng); "
+        f"this Pillow is {PIL.__version__}."
+    )
     committed_files = sorted(
         p.relative_to(committed) for p in committed.rglob("*") if p.is_file()
     )
-    fresh_files = sorted(
-        p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()
-    )
+    fresh_files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
     assert fresh_files == committed_files
     for split in layout.SPLITS:
         annotations = pathlib.Path(split) / layout.ANNOTATIONS_FILE
@@ -67,7 +71,7 @@ def test_digits_classification_layout():
     assert len(train) + len(test) == NUM_DIGITS
     assert 0.75 < _train_fraction(train, test) < 0.85
     for split in (train, test):
-        assert set(e.label for e in split.examples) == set(range(10))
+        assert {e.label for e in split.examples} == set(range(10))
         for example in split.examples:
             assert (example.width, example.height) == (32, 32)
             assert layout.split_of("digits", example.path.name) == split.name

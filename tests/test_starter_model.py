@@ -1,0 +1,224 @@
+"""The starter kit's baseline, driven directly on the embedded samples.
+
+The tests play the harness: they build the train/test `tf.data` datasets
+from the prepared layout, construct `Model(metadata)`, alternate train() and
+test() within a time budget, and score every prediction with the
+benchmark's metrics.
+"""
+
+import importlib.util
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autocv import alc, api, budgets, layout, metrics
+
+tf = pytest.importorskip("tensorflow")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CODE_DIR = REPO / "starter_kit"
+DIGITS_DIR = REPO / "sample_data" / "digits"
+DETECTION_DIR = REPO / "sample_data" / "digits-detection"
+
+
+@pytest.fixture(scope="module")
+def starter():
+    """starter_kit/model.py, imported the way the harness does: its folder
+    first on sys.path, so that its sibling modules import."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(CODE_DIR))
+        spec = importlib.util.spec_from_file_location(
+            "starter_kit_model", CODE_DIR / "model.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        patch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+    return module
+
+
+def _metadata(train, test, time_budget_s):
+    widths = np.array([e.width for e in train.examples], np.float64)
+    heights = np.array([e.height for e in train.examples], np.float64)
+    return api.Metadata(
+        dataset=train.dataset_dir.name,
+        task=train.task,
+        class_names=train.class_names,
+        train_size=len(train),
+        test_size=len(test),
+        time_budget=time_budget_s,
+        image_width_mean=float(widths.mean()),
+        image_width_std=float(widths.std()),
+        image_height_mean=float(heights.mean()),
+        image_height_std=float(heights.std()),
+        image_width_min=int(widths.min()),
+        image_width_max=int(widths.max()),
+        image_height_min=int(heights.min()),
+        image_height_max=int(heights.max()),
+    )
+
+
+def _dataset(split, with_targets):
+    """Single unbatched examples in the conventions of DESIGN section 4."""
+    image_spec = tf.TensorSpec([None, None, 3], tf.uint8)
+
+    def examples():
+        for example in split.examples:
+            with Image.open(example.path) as file:
+                image = np.asarray(file.convert("RGB"))  # uint8 [H, W, 3]
+            if not with_targets:
+                yield image
+            elif split.task == layout.CLASSIFICATION:
+                yield image, np.int64(example.label)
+            else:
+                yield image, {"boxes": example.boxes, "labels": example.labels}
+
+    if not with_targets:
+        signature = image_spec
+    elif split.task == layout.CLASSIFICATION:
+        signature = (image_spec, tf.TensorSpec([], tf.int64))
+    else:
+        signature = (
+            image_spec,
+            {
+                "boxes": tf.TensorSpec([None, 4], tf.float32),
+                "labels": tf.TensorSpec([None], tf.int64),
+            },
+        )
+    return tf.data.Dataset.from_generator(examples, output_signature=signature)
+
+
+def _run(starter, dataset_dir, time_budget_s, score, config=None):
+    """The harness loop; returns the model and [(elapsed_s, score), ...]."""
+    train, test = layout.read_dataset(dataset_dir)
+    started = time.monotonic()
+    model = starter.Model(_metadata(train, test, time_budget_s), config)
+    train_data, test_data = _dataset(train, True), _dataset(test, False)
+    curve = []
+    while not model.done_training:
+        remaining_s = time_budget_s - (time.monotonic() - started)
+        if remaining_s <= 0:
+            break
+        model.train(train_data, remaining_s)
+        prediction = model.test(test_data, time_budget_s - (time.monotonic() - started))
+        curve.append((time.monotonic() - started, score(test, prediction)))
+    print("elapsed_s, score:", [(round(t, 1), round(s, 4)) for t, s in curve])
+    return model, curve
+
+
+def _accuracy(test, scores):
+    scores = np.asarray(scores)
+    assert scores.shape == (len(test), test.num_classes)
+    assert scores.dtype == np.float32 and np.all(np.isfinite(scores))
+    labels = np.array([e.label for e in test.examples])
+    return metrics.normalized_mean_accuracy(labels, scores)
+
+
+def _coco_map(test, predictions):
+    """Checks the output structure, then scores it against annotations.json."""
+    assert isinstance(predictions, list) and len(predictions) == len(test)
+    results = []
+    for example, prediction in zip(test.examples, predictions):
+        boxes = np.asarray(prediction["boxes"])  # [n, 4] ymin, xmin, ymax, xmax
+        labels = np.asarray(prediction["labels"])  # [n]
+        scores = np.asarray(prediction["scores"])  # [n]
+        n = len(scores)
+        assert boxes.shape == (n, 4) and labels.shape == (n,) and n <= 100
+        assert np.all((boxes >= 0) & (boxes <= 1))
+        assert np.all(boxes[:, 2:] > boxes[:, :2])
+        assert np.all((labels >= 0) & (labels < test.num_classes))
+        assert np.all(np.isfinite(scores))
+        size = np.array([example.height, example.width] * 2)
+        for box, label, score in zip(boxes * size, labels, scores):
+            ymin, xmin, ymax, xmax = box.tolist()
+            results.append(
+                {
+                    "image_id": example.image_id,
+                    "category_id": test.category_ids[int(label)],
+                    "bbox": [xmin, ymin, xmax - xmin, ymax - ymin],
+                    "score": float(score),
+                }
+            )
+    path = test.dataset_dir / "test" / layout.ANNOTATIONS_FILE
+    ground_truth = json.loads(path.read_text(encoding="utf-8"))
+    return metrics.coco_map(ground_truth, results)
+
+
+@pytest.mark.slow
+def test_classification_learns_the_digits_and_stops(starter):
+    model, curve = _run(starter, DIGITS_DIR, 120.0, _accuracy)
+    assert model.done_training
+    assert curve[-1][1] >= 0.8
+    assert curve[-1][0] < 100.0
+    # The anytime score of the same curve under the benchmark's defaults;
+    # the harness adds the import time, a few seconds.
+    area = alc.alc(
+        [t for t, _ in curve],
+        [s for _, s in curve],
+        budgets.DEFAULT_TIME_BUDGET_S,
+        budgets.DEFAULT_T0_S,
+    )
+    assert area >= 0.75
+
+
+@pytest.mark.slow
+def test_detection_predicts_valid_boxes_and_improves(starter):
+    model, curve = _run(starter, DETECTION_DIR, 60.0, _coco_map)
+    assert model.done_training
+    assert len(curve) >= 3
+    assert curve[-1][1] > 0.0
+    assert curve[-1][1] > curve[0][1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cache_max_bytes", [2**31, 0], ids=["cached", "streamed"])
+def test_a_tiny_budget_still_gives_a_valid_first_prediction(starter, cache_max_bytes):
+    config = starter.Config(cache_max_bytes=cache_max_bytes)
+    model, curve = _run(starter, DIGITS_DIR, 1.0, _accuracy, config)
+    assert len(curve) == 1
+    assert model.done_training
+
+
+def test_input_size_follows_the_images(starter):
+    class Sizes:
+        task = "classification"
+
+        def __init__(self, side):
+            self.image_width_mean = self.image_height_mean = side
+
+        def get_output_size(self):
+            return 3
+
+    sides = [starter.Model(Sizes(side)).input_px for side in (8, 32, 40, 500)]
+    assert sides == [32, 32, 64, 64]
+
+
+def test_centernet_decodes_its_own_targets(starter):
+    centernet = sys.modules["starter_centernet"]
+    boxes = np.array(
+        [[[0.1, 0.2, 0.3, 0.5], [0.55, 0.6, 0.95, 0.8], [0, 0, 0, 0]]],
+        np.float32,
+    )  # [1, 3, 4]; the last box is padding
+    labels = np.array([[2, 0, -1]])
+    num_classes, grid = 3, 32
+    targets = centernet.make_targets(boxes, labels, grid, num_classes, 0.15)
+    assert targets.shape == (1, grid, grid, num_classes + 5)
+    assert targets[..., -1].sum() == 2 and targets[..., :num_classes].max() == 1
+    # Ideal outputs: confident logits where the targets peak, the targets'
+    # sizes and offsets elsewhere.
+    heat = targets[..., :num_classes]
+    logits = np.where(heat == 1.0, 8.0, -8.0 + 4.0 * heat)
+    outputs = np.concatenate([logits, targets[..., num_classes:-1]], axis=-1)
+    decoded, decoded_labels, scores = (
+        t.numpy() for t in centernet.decode(tf.constant(outputs), num_classes, 5)
+    )
+    assert decoded.shape == (1, 5, 4) and scores.shape == (1, 5)
+    assert sorted(decoded_labels[0, :2].tolist()) == [0, 2]
+    assert np.all(scores[0, :2] > 0.99) and np.all(scores[0, 2:] < 0.99)
+    found = {int(l): b for l, b in zip(decoded_labels[0, :2], decoded[0, :2])}
+    np.testing.assert_allclose(found[2], boxes[0, 0], atol=1e-5)
+    np.testing.assert_allclose(found[0], boxes[0, 1], atol=1e-5)
