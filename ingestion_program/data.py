@@ -99,10 +99,12 @@ def train_dataset(job: dict[str, Any]) -> tf.data.Dataset:
     )
     cache_dir = pathlib.Path(os.environ.get(TFDS_CACHE_ENV) or DEFAULT_TFDS_CACHE)
     (cache_dir / "locks").mkdir(parents=True, exist_ok=True)
-    builder = tfds.builder(name, data_dir=str(cache_dir))
     # Runs on one dataset at once (meta-benchmark workers) prepare it once.
+    # The builder is made inside the lock: made before, it would not see
+    # files another process finished meanwhile, and would find no splits.
     with open(cache_dir / "locks" / name.replace("/", "_"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        builder = tfds.builder(name, data_dir=str(cache_dir))
         builder.download_and_prepare()
     examples = builder.as_dataset(split="train", shuffle_files=False)
     if builder.info.splits["train"].num_examples != len(job["train"]):

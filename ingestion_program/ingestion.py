@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+import signal
 import sys
 import time
 
@@ -49,6 +50,11 @@ log = logging.getLogger("ingestion")
 # an error of the harness itself, 2 for bad input (flags, dataset).
 EXIT_HARNESS_ERROR = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def ingest(
@@ -87,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"{FLAGS.time_budget}")
         return EXIT_BAD_INPUT
     cli.setup_logging()
+    # A SIGTERM (from a runner or a platform) ends the run like Ctrl-C: the
+    # model's process group is ended and end.json says so.
+    signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     try:
         end = ingest(FLAGS.dataset_dir, FLAGS.code_dir, FLAGS.output_dir,
@@ -94,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as e:
         cli.usage_error("ingestion", str(e))
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        log.warning("Ingestion interrupted; the model's process group was ended")
+        return EXIT_INTERRUPTED
     log.info(
         "Ingestion ended with status %s after %.1f s%s",
         end["status"],

@@ -5,6 +5,10 @@ TensorFlow), so these tests take seconds each.
 """
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -247,3 +251,31 @@ def test_main_reports_bad_flags_in_one_line(capsys, tmp_path):
     assert code == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_sigterm_ends_the_model_and_records_the_interruption(
+    classification_dataset, tmp_path
+):
+    pid_file = tmp_path / "model.pid"
+    code = write_model(tmp_path / "code", train=f"""
+    open({str(pid_file)!r}, "w").write(str(os.getpid()))
+    if self.round == 2:
+        time.sleep(600)
+    """)
+    out = tmp_path / "out"
+    program = subprocess.Popen(
+        [sys.executable, "-m", "ingestion_program.ingestion",
+         f"--dataset_dir={classification_dataset}", f"--code_dir={code}",
+         f"--output_dir={out}", "--time_budget=300"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not read_log(out):
+        assert time.monotonic() < deadline, "no prediction came"
+        time.sleep(0.1)
+    program.send_signal(signal.SIGTERM)
+    assert program.wait(timeout=60) == ingestion.EXIT_INTERRUPTED
+    end = json.loads((out / "end.json").read_text())
+    assert end["status"] == "harness_error"
+    assert "interrupted" in end["error"]
+    assert end["num_predictions"] == 1
+    assert not process_running(int(pid_file.read_text()))
