@@ -5,7 +5,6 @@ TensorFlow), so these tests take seconds each.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
