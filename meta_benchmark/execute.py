@@ -262,11 +262,13 @@ def _outcome(
     ingestion_dir = folder / jobs.INGESTION_DIR
     end = jobs.read_optional(ingestion_dir / protocol.END_FILE) or {}
     status, error = end.get("status"), end.get("error") or ""
-    if ingestion_code is None:
-        status = status or jobs.RUNNER_TIMEOUT
-        error = error or (
+    if ingestion_code is None and status in (None, protocol.HARNESS_ERROR):
+        # The runner ended ingestion, which records that as an interruption
+        # (harness_error); the cause is the runner's limit.
+        status = jobs.RUNNER_TIMEOUT
+        error = (
             f"ingestion ran past the runner's limit of {limit_s:.0f} s and was "
-            "ended"
+            "ended" + (f" ({error})" if error else "")
         )
     elif status is None:
         status = protocol.HARNESS_ERROR
