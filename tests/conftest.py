@@ -10,12 +10,17 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
+import subprocess
+import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
+
+from autocv import protocol
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,3 +159,31 @@ def write_model(
     )
     (code_dir / "model.py").write_text(source)
     return code_dir
+
+
+def hanging_model(code_dir: pathlib.Path, pid_file: pathlib.Path,
+                  hang_in_round: int) -> pathlib.Path:
+    """A model that records its pid, then hangs in train() of a round."""
+    return write_model(code_dir, train=f"""
+    open({str(pid_file)!r}, "w").write(str(os.getpid()))
+    if self.round == {hang_in_round}:
+        time.sleep(600)
+    """)
+
+
+def start_ingestion(dataset, code_dir, output_dir, time_budget_s=300):
+    """Starts the ingestion program as a separate process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingestion_program.ingestion",
+         f"--dataset_dir={dataset}", f"--code_dir={code_dir}",
+         f"--output_dir={output_dir}", f"--time_budget={time_budget_s}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_predictions(output_dir, count, timeout_s=120.0):
+    """Waits until ingestion has logged `count` predictions."""
+    deadline = time.monotonic() + timeout_s
+    log = output_dir / protocol.PREDICTIONS_LOG
+    while len(protocol.read_jsonl(log)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} predictions"
+        time.sleep(0.1)

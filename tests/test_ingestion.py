@@ -6,8 +6,6 @@ TensorFlow), so these tests take seconds each.
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,7 +13,8 @@ import pytest
 
 from autocv import budgets, protocol
 from autocv.errors import BenchmarkError, DatasetError, SubmissionError
-from conftest import write_model
+from conftest import (hanging_model, start_ingestion, wait_for_predictions,
+                      write_model)
 from ingestion_program import ingestion, runner
 
 pytestmark = pytest.mark.slow
@@ -256,21 +255,10 @@ def test_sigterm_ends_the_model_and_records_the_interruption(
     classification_dataset, tmp_path
 ):
     pid_file = tmp_path / "model.pid"
-    code = write_model(tmp_path / "code", train=f"""
-    open({str(pid_file)!r}, "w").write(str(os.getpid()))
-    if self.round == 2:
-        time.sleep(600)
-    """)
+    code = hanging_model(tmp_path / "code", pid_file, hang_in_round=2)
     out = tmp_path / "out"
-    program = subprocess.Popen(
-        [sys.executable, "-m", "ingestion_program.ingestion",
-         f"--dataset_dir={classification_dataset}", f"--code_dir={code}",
-         f"--output_dir={out}", "--time_budget=300"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not read_log(out):
-        assert time.monotonic() < deadline, "no prediction came"
-        time.sleep(0.1)
+    program = start_ingestion(classification_dataset, code, out)
+    wait_for_predictions(out, 1)
     program.send_signal(signal.SIGTERM)
     assert program.wait(timeout=60) == ingestion.EXIT_INTERRUPTED
     end = json.loads((out / "end.json").read_text())

@@ -12,7 +12,7 @@ import pytest
 
 from autocv import alc, layout, protocol
 from autocv.errors import ProtocolError
-from conftest import write_model
+from conftest import hanging_model, start_ingestion, wait_for_predictions
 from scoring_program import score
 
 
@@ -110,26 +110,15 @@ def test_live_scoring_of_an_ingestion_killed_mid_run(
     classification_dataset, tmp_path
 ):
     pid_file = tmp_path / "model.pid"
-    code = write_model(tmp_path / "code", train=f"""
-    open({str(pid_file)!r}, "w").write(str(os.getpid()))
-    if self.round == 3:
-        time.sleep(600)
-    """)
+    code = hanging_model(tmp_path / "code", pid_file, hang_in_round=3)
     out, scores_dir = tmp_path / "out", tmp_path / "scores"
-    ingestion = subprocess.Popen(
-        [sys.executable, "-m", "ingestion_program.ingestion",
-         f"--dataset_dir={classification_dataset}", f"--code_dir={code}",
-         f"--output_dir={out}", "--time_budget=300"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ingestion = start_ingestion(classification_dataset, code, out)
     scoring = subprocess.Popen(
         [sys.executable, "-m", "scoring_program.score",
          f"--dataset_dir={classification_dataset}", f"--prediction_dir={out}",
          f"--score_dir={scores_dir}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(protocol.read_jsonl(out / "predictions.jsonl")) < 2:
-        assert time.monotonic() < deadline, "ingestion made no predictions"
-        time.sleep(0.1)
+    wait_for_predictions(out, 2)
     ingestion.send_signal(signal.SIGKILL)
     ingestion.wait()
     assert scoring.wait(timeout=60) == 0
