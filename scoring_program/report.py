@@ -21,7 +21,7 @@ def _second_ticks(time_budget_s: float, t0_s: float) -> list[float]:
     candidates = [1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200,
                   14400, 28800, 86400]
     # Ticks closer than this on the t~ axis would print over each other.
-    min_gap = 0.06
+    min_gap = 0.045
     ticks, last = [0.0], 0.0
     for t in candidates:
         position = float(alc.transform_time(t, time_budget_s, t0_s))
