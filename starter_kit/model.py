@@ -213,6 +213,7 @@ class Model:
         self.input_px = _input_px(metadata, low, high, c.input_multiple_px)
         self._task = task_class(metadata, c, self.num_classes, self.input_px)
         self._task.batch_size = self.devices.global_batch(self._task.batch_size)
+        self._task.replicas = self.devices.replicas
         self.backbone = c.detector if metadata.task == "detection" else None
         if metadata.task != "detection":
             self.backbone = backbones.choose_backbone(

@@ -102,6 +102,8 @@ class _Task:
     batch_size: int
     # False when the network trains only through `fit`.
     train_on_batch = True
+    # Replicas of the distribution strategy (set by the model).
+    replicas = 1
     # A validation score that cannot improve further.
     perfect_score = math.inf
 
@@ -214,6 +216,10 @@ class _Task:
     def forward(self, net: keras.Model, images: np.ndarray) -> np.ndarray:
         """Network outputs of many images, in batches."""
         size = self.config.predict_batch_size
+        if self.replicas > 1:
+            # predict() splits each batch over the replicas;
+            # predict_on_batch would run all of it on each of them.
+            return np.asarray(net.predict(images, batch_size=size, verbose=0))
         return np.concatenate(
             [
                 np.asarray(net.predict_on_batch(images[i : i + size]))
