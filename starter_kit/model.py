@@ -1,4 +1,4 @@
-"""The starter kit's baseline: small Keras networks trained from scratch.
+"""The starter kit's baseline: Keras networks chosen from the metadata.
 
 `Model` follows the benchmark's train/test interface (DESIGN section 4).
 Training runs in rounds that grow: the first is a handful of steps so that a
@@ -7,11 +7,19 @@ times longer. After every round the model checks a held-out validation
 split, and it stops by itself (`done_training`) when validation stopped
 improving or when the next round would not fit in the remaining budget.
 
-- classification: a small CNN at a small input size chosen from the image
-  size statistics of the metadata (32 px for 32 px images).
-- detection: a CenterNet-style detector (`starter_centernet.py`), one
-  heatmap per class at stride 4 plus box sizes, decoded by a max-pool peak
-  pick.
+A round that does not raise the validation score by `test_min_gain` is
+followed by another one inside the same train() call, so that test() runs
+only when a new prediction is worth its cost.
+
+- classification: the network and the input size follow the metadata
+  (starter_backbones.py): a small CNN for small images, a keras-hub
+  MobileNetV3, ResNet or EfficientNet for larger ones, or any keras-hub
+  preset (`preset`, a name or a local folder).
+- detection: a CenterNet-style detector (`starter_centernet.py`) by
+  default; keras-hub RetinaNet or keras-cv YOLOV8 as options
+  (starter_retinanet.py).
+- devices: TPU, several GPUs, one GPU or the CPU (starter_devices.py),
+  with mixed precision where it pays and the batch scaled to the replicas.
 
 The training images are resized once and cached in memory as uint8 arrays
 when they fit (`cache_max_bytes`); otherwise every round streams them from
@@ -23,12 +31,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 
 import keras
 import numpy as np
+import starter_backbones as backbones
+import starter_devices
 import starter_tasks as tasks
 import tensorflow as tf
+
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +49,42 @@ log = logging.getLogger(__name__)
 class Config:
     """Every knob of the baseline, each with its unit in its name."""
 
-    seed: int = 0
+    # Seeds every generator; the meta-benchmark sets AUTOCV_SEED per job.
+    seed: int = dataclasses.field(
+        default_factory=lambda: int(os.environ.get("AUTOCV_SEED", "0"))
+    )
+
+    # Pretrained weights: a keras-hub preset name (downloaded when online,
+    # e.g. "resnet_18_imagenet") or a local preset folder; None trains from
+    # random initialisation. AUTOCV_PRESET overrides it. A preset fixes the
+    # classification backbone.
+    preset: str | None = dataclasses.field(
+        default_factory=lambda: os.environ.get("AUTOCV_PRESET") or None
+    )
+    # Classification network: "auto" (from the metadata and the device),
+    # "small_cnn", "mobilenet_v3_small", "resnet_small", "resnet18" or
+    # "efficientnet_b0". "auto" picks the small CNN up to
+    # `small_cnn_max_input_px`, MobileNetV3 on a CPU or below
+    # `large_backbone_min_examples`, else EfficientNet-B0 from
+    # `efficientnet_min_input_px` and ResNet-18 below.
+    classification_backbone: str = "auto"
+    small_cnn_max_input_px: int = 64
+    large_backbone_min_examples: int = 5000
+    efficientnet_min_input_px: int = 160
+    # Detection network: "centernet" (default), "retinanet" (keras-hub) or
+    # "yolov8" (needs keras-cv, the `yolo` extra).
+    detector: str = "centernet"
+    retinanet_widths: tuple[int, ...] = (64, 64, 128, 128)
+    retinanet_head_layers: int = 1
+    yolo_widths: tuple[int, ...] = (32, 64, 128, 256)
+
+    # Devices: "auto", "tpu", "gpu" or "cpu"; mixed precision "auto" (on a
+    # TPU or a recent GPU), "on" or "off". Batch sizes below are per replica.
+    devices: str = "auto"
+    mixed_precision: str = "auto"
+    # Input-size ceilings on a GPU or TPU, in place of the CPU ones below.
+    accelerator_classification_max_input_px: int = 224
+    accelerator_detection_max_input_px: int = 512
 
     # Input sizes: the images' mean side, rounded up to a multiple of
     # `input_multiple_px` and clipped to these bounds. Small sizes keep a CPU
@@ -111,6 +158,11 @@ class Config:
     patience_rounds: int = 3
     min_improvement: float = 1e-3
     learning_rate_decay: float = 0.5
+    # test() is worth a new prediction when validation rose by at least
+    # this much since the last one; otherwise train() runs another round,
+    # unless it has already trained `max_train_call_s`.
+    test_min_gain: float = 0.002
+    max_train_call_s: float = 120.0
 
     # Budget: measured costs are multiplied by `budget_safety_factor`, and
     # `budget_margin_s` is always left for the harness to write the last
@@ -140,15 +192,38 @@ class Model:
         keras.utils.set_random_seed(self.config.seed)
         self._rng = np.random.default_rng(self.config.seed)
         c = self.config
+        self.devices = starter_devices.choose(c)
+        accelerated = self.devices.kind != "cpu"
         if metadata.task == "detection":
-            task_class = tasks.Detection
+            if c.detector == "centernet":
+                task_class = tasks.Detection
+            else:
+                import starter_retinanet
+
+                task_class = starter_retinanet.AnchorDetection
             low, high = c.detection_min_input_px, c.detection_max_input_px
+            if accelerated:
+                high = c.accelerator_detection_max_input_px
         else:
             task_class = tasks.Classification
             low = c.classification_min_input_px
             high = c.classification_max_input_px
+            if accelerated:
+                high = c.accelerator_classification_max_input_px
         self.input_px = _input_px(metadata, low, high, c.input_multiple_px)
         self._task = task_class(metadata, c, self.num_classes, self.input_px)
+        self._task.batch_size = self.devices.global_batch(self._task.batch_size)
+        self._task.replicas = self.devices.replicas
+        self.backbone = c.detector if metadata.task == "detection" else None
+        if metadata.task != "detection":
+            self.backbone = backbones.choose_backbone(
+                c, self.input_px, self._task.train_size, self.devices.kind
+            )
+            self._task.backbone = self.backbone
+            if c.preset:
+                self._task.preset = backbones.load_preset(c.preset)
+                if self._task.preset is not None:
+                    self.backbone = f"preset {c.preset}"
         self._test_size = int(getattr(metadata, "test_size", 0) or 0)
         self._net: keras.Model | None = None
         self._batches: tasks.Batches | None = None
@@ -164,48 +239,61 @@ class Model:
         self._best_score = -math.inf
         self._best_weights = None
         self._stale_rounds = 0
+        self._score_at_test = -math.inf
         log.info(
-            "Model for %s: %d classes, input %d px",
+            "Model for %s: %d classes, input %d px, network %s, batch %d",
             metadata.task,
             self.num_classes,
             self.input_px,
+            self.backbone,
+            self._task.batch_size,
         )
 
     # ---- The interface --------------------------------------------------
 
     def train(self, dataset, remaining_time_budget=None):
-        """Trains one round and decides whether another one is worth it."""
+        """Trains rounds until validation gained enough for a new test().
+
+        Stops (`done_training`) when no further round is worth it.
+        """
         began = time.monotonic()
         remaining_s = self._remaining_s(remaining_time_budget)
         if self._batches is None:
             self._prepare(dataset)
-        steps = self._plan_round(remaining_s - (time.monotonic() - began))
-        if steps == 0:
-            return
-
-        self._round += 1
-        loss = self._run_steps(steps)
-        score = self._score(loss)
-        log.info(
-            "Round %d (%.1f s since start): %d steps of %.3f s, train loss "
-            "%.4f, validation score %.4f",
-            self._round,
-            time.monotonic() - self._started,
-            steps,
-            self._step_s,
-            loss,
-            score,
-        )
-        self._after_round(score)
-        if not self.done_training:
-            self._check_next_round(remaining_s - (time.monotonic() - began))
+        while not self.done_training:
+            spent_s = time.monotonic() - began
+            steps = self._plan_round(remaining_s - spent_s)
+            if steps == 0:
+                return
+            self._round += 1
+            loss = self._run_steps(steps)
+            score = self._score(loss)
+            log.info(
+                "Round %d (%.1f s since start): %d steps of %.3f s, train "
+                "loss %.4f, validation score %.4f",
+                self._round,
+                time.monotonic() - self._started,
+                steps,
+                self._step_s,
+                loss,
+                score,
+            )
+            self._after_round(score)
+            if not self.done_training:
+                self._check_next_round(remaining_s - (time.monotonic() - began))
+            gain = self._best_score - self._score_at_test
+            if gain >= self.config.test_min_gain or (
+                time.monotonic() - began >= self.config.max_train_call_s
+            ):
+                break
+        self._score_at_test = self._best_score
 
     def test(self, dataset, remaining_time_budget=None):
         """Predicts the test images with the current (or best) weights."""
         del remaining_time_budget  # test() is always worth running.
         began = time.monotonic()
         if self._net is None:
-            self._net = self._task.build()
+            self._build()
         if self._test_images is None:
             if not self._task.fits_in_memory(self._test_size):
                 return self._predict_stream(dataset)
@@ -230,13 +318,17 @@ class Model:
         began = time.monotonic()
         batches, validation = self._task.load(dataset, self._rng)
         self._batches, self._validation = batches, validation
-        self._net = self._task.build()
+        self._build()
         log.info(
             "Prepared %s training data (%d validation examples) in %.1f s",
             "cached" if batches.cached else "streamed",
             0 if validation is None else len(validation[0]),
             time.monotonic() - began,
         )
+
+    def _build(self) -> None:
+        with self.devices.strategy.scope():
+            self._net = self._task.build()
 
     def _plan_round(self, available_s: float) -> int:
         """Steps of the coming round: as planned, cut to what fits."""
@@ -267,21 +359,11 @@ class Model:
 
     def _run_steps(self, steps: int) -> float:
         """Trains `steps` batches; returns the round's mean training loss."""
-        self._net.reset_metrics()
-        began = time.monotonic()
-        logs = {}
-        for step in range(steps):
-            if step == 1:
-                # The first step traces the graph; time the rest.
-                began = time.monotonic()
-            images, targets = self._task.training_batch(
-                *self._batches.next(), self._rng
-            )
-            logs = self._net.train_on_batch(images, targets, return_dict=True)
-        timed_steps = max(steps - 1, 1)
-        self._step_s = (time.monotonic() - began) / timed_steps
+        loss, self._step_s = self._task.fit_steps(
+            self._net, self._batches, steps, self._rng, self.devices.replicas
+        )
         self._last_steps = steps
-        return float(logs["loss"])
+        return loss
 
     def _score(self, loss: float) -> float:
         """Validation score (higher is better), or -loss without validation."""

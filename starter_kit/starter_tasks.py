@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 import keras
 import numpy as np
+import starter_backbones as backbones
 import starter_centernet as centernet
 import tensorflow as tf
-from keras import layers
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,33 @@ class Batches:
         return _take(self._arrays, index)
 
 
+class _StepTimer(keras.callbacks.Callback):
+    """Times the steps of one `fit` call after its first."""
+
+    def on_train_begin(self, logs=None):
+        self.began = self.after_first = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            self.after_first = time.monotonic()
+
+    def on_train_end(self, logs=None):
+        self.ended = time.monotonic()
+
+    def step_s(self, steps: int) -> float:
+        if steps <= 1:
+            return self.ended - self.began
+        return (self.ended - self.after_first) / (steps - 1)
+
+
 class _Task:
     """The parts shared by both tasks; subclasses fill in the rest."""
 
     batch_size: int
+    # False when the network trains only through `fit`.
+    train_on_batch = True
+    # Replicas of the distribution strategy (set by the model).
+    replicas = 1
     # A validation score that cannot improve further.
     perfect_score = math.inf
 
@@ -151,9 +175,51 @@ class _Task:
             out[flipped] = out[flipped, :, ::-1]
         return out, dy, dx, flipped
 
+    def fit_steps(self, net, batches: Batches, steps: int, rng, replicas=1):
+        """Trains `steps` batches. Returns (last loss, seconds per step after
+        the first, which may trace the graph).
+
+        One replica: `train_on_batch`, the fastest on a CPU. Several (or an
+        anchor detector, whose loss needs it): `fit`, which spreads each
+        batch over the strategy's replicas.
+        """
+        if replicas == 1 and self.train_on_batch:
+            began = time.monotonic()
+            for step in range(steps):
+                if step == 1:
+                    began = time.monotonic()
+                images, targets = self.training_batch(*batches.next(), rng)
+                logs = net.train_on_batch(images, targets, return_dict=True)
+            return float(logs["loss"]), (time.monotonic() - began) / max(steps - 1, 1)
+        first = self.training_batch(*batches.next(), rng)
+
+        def generate():
+            yield first
+            for _ in range(steps - 1):
+                yield self.training_batch(*batches.next(), rng)
+
+        signature = tf.nest.map_structure(
+            lambda a: tf.TensorSpec((None,) + a.shape[1:], tf.as_dtype(a.dtype)),
+            first,
+        )
+        data = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        timer = _StepTimer()
+        history = net.fit(
+            data.prefetch(2),
+            epochs=1,
+            steps_per_epoch=steps,
+            verbose=0,
+            callbacks=[timer],
+        )
+        return float(history.history["loss"][-1]), timer.step_s(steps)
+
     def forward(self, net: keras.Model, images: np.ndarray) -> np.ndarray:
         """Network outputs of many images, in batches."""
         size = self.config.predict_batch_size
+        if self.replicas > 1:
+            # predict() splits each batch over the replicas;
+            # predict_on_batch would run all of it on each of them.
+            return np.asarray(net.predict(images, batch_size=size, verbose=0))
         return np.concatenate(
             [
                 np.asarray(net.predict_on_batch(images[i : i + size]))
@@ -163,9 +229,15 @@ class _Task:
 
 
 class Classification(_Task):
-    """A small CNN on square images; scores are softmax probabilities."""
+    """A CNN on square images; scores are softmax probabilities.
+
+    `backbone` names the network (see starter_backbones.py); `preset` is a
+    loaded keras-hub preset, which replaces it, or None.
+    """
 
     perfect_score = 1.0
+    backbone = "small_cnn"
+    preset = None
 
     def __init__(self, metadata, config, num_classes: int, input_px: int):
         super().__init__(metadata, config, num_classes, input_px)
@@ -183,22 +255,9 @@ class Classification(_Task):
 
     def build(self) -> keras.Model:
         c = self.config
-        inputs = keras.Input((self.input_px, self.input_px, 3), dtype="uint8")
-        x = layers.Rescaling(1.0 / 255.0)(inputs)
-        width, side = c.classification_base_width, self.input_px
-        while True:
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization(momentum=c.batch_norm_momentum)(x)
-            x = layers.ReLU()(x)
-            if side <= 4:
-                break
-            x = layers.MaxPooling2D()(x)
-            side //= 2
-            width = min(2 * width, c.classification_max_width)
-        x = layers.GlobalAveragePooling2D()(x)
-        x = layers.Dropout(c.classification_dropout)(x)
-        outputs = layers.Dense(self.num_classes, dtype="float32")(x)
-        net = keras.Model(inputs, outputs, name="classifier")
+        net = backbones.build_classifier(
+            c, self.backbone, self.input_px, self.num_classes, self.preset
+        )
         net.compile(
             optimizer=keras.optimizers.Adam(c.classification_learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

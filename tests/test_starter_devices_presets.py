@@ -1,0 +1,100 @@
+"""The starter kit's multi-replica path and its local-preset path.
+
+Each runs in a fresh interpreter: logical devices must be configured before
+TensorFlow starts, and TensorFlow does not survive fork().
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# Plays the harness on the digits sample for a few rounds: imports the
+# starter kit as the ingestion program does and prints its last score.
+_HARNESS = """
+import importlib.util, pathlib, sys
+import numpy as np
+sys.path.insert(0, str(pathlib.Path({tests!r})))
+import test_starter_model as t
+sys.path.insert(0, {code!r})
+spec = importlib.util.spec_from_file_location("model", {code!r} + "/model.py")
+starter = importlib.util.module_from_spec(spec)
+sys.modules["model"] = starter
+spec.loader.exec_module(starter)
+config = starter.Config(first_round_steps=5, patience_rounds=1, **{config})
+model, curve = t._run(starter, t.DIGITS_DIR, {budget}, t._accuracy, config)
+print("REPLICAS", model.devices.replicas, "NETWORK", model.backbone)
+print("SCORE", curve[-1][1], "PREDICTIONS", len(curve))
+"""
+
+
+def _run(prelude: str, config: str, budget_s: float, tmp_path) -> str:
+    script = textwrap.dedent(prelude) + _HARNESS.format(
+        tests=str(REPO / "tests"),
+        code=str(REPO / "starter_kit"),
+        config=config,
+        budget=budget_s,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_two_logical_cpus_train_and_predict(tmp_path):
+    prelude = """
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    """
+    out = _run(prelude, "{}", 20.0, tmp_path)
+    assert "REPLICAS 2" in out
+    score = float(out.split("SCORE")[1].split()[0])
+    assert score > 0.1, out
+
+
+@pytest.mark.slow
+def test_a_local_preset_loads_and_trains(tmp_path):
+    preset_dir = tmp_path / "tiny_preset"
+    prelude = f"""
+    import keras_hub
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64], stackwise_num_blocks=[1],
+        stackwise_num_strides=[1], block_type="basic_block",
+        image_shape=(None, None, 3))
+    converter = keras_hub.layers.ResNetImageConverter(
+        image_size=(32, 32), scale=1 / 255.0)
+    classifier = keras_hub.models.ResNetImageClassifier(
+        backbone, num_classes=3,
+        preprocessor=keras_hub.models.ResNetImageClassifierPreprocessor(converter))
+    classifier.save_to_preset({str(preset_dir)!r})
+    """
+    config = "{'preset': %r}" % str(preset_dir)
+    out = _run(prelude, config, 20.0, tmp_path)
+    assert f"NETWORK preset {preset_dir}" in out
+    # _accuracy checked the shape and values of every prediction.
+    assert int(out.split("PREDICTIONS")[1].split()[0]) >= 1
+
+
+def test_an_unreachable_preset_name_falls_back_to_random_weights(
+    monkeypatch, caplog
+):
+    monkeypatch.syspath_prepend(str(REPO / "starter_kit"))
+    backbones = pytest.importorskip("starter_backbones")
+    monkeypatch.setattr(backbones, "PRESET_HOSTS", ("unreachable.invalid",))
+    assert backbones.load_preset("resnet_18_imagenet") is None
+    assert "random initialisation" in caplog.text
