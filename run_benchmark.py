@@ -1,4 +1,4 @@
-"""Runs submissions over the whole meta-dataset and writes the leaderboard.
+r"""Runs submissions over the whole meta-dataset and writes the leaderboard.
 
     python run_benchmark.py --code_dir=starter_kit --datasets=all \
         --root=~/autocv_data --output_dir=runs/starter

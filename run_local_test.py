@@ -1,4 +1,4 @@
-"""Runs a submission on one dataset, as the benchmark would, and scores it.
+r"""Runs a submission on one dataset, as the benchmark would, and scores it.
 
     python run_local_test.py [--dataset_dir=D] [--code_dir=C] \
         [--time_budget=S] [--t0=60] [--output_dir=O]
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; `argv` as sys.argv (program name first)."""
     argv = sys.argv if argv is None else argv
     FLAGS = _flags()
-    if not cli.parse_flags("run_local_test", FLAGS, argv):
+    if not cli.parse_flags("run_local_test", FLAGS, argv, doc=__doc__):
         return 2
     dataset_dir = pathlib.Path(FLAGS.dataset_dir).resolve()
     code_dir = pathlib.Path(FLAGS.code_dir).resolve()

@@ -1,4 +1,4 @@
-"""The model interface of a submission (DESIGN section 4), written once.
+"""The model interface of a submission (the README's model API), written once.
 
 A submission's `model.py` defines a class `Model` that follows `AutoDLModel`.
 The harness checks a submission against this protocol before it trains, so a

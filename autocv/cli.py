@@ -21,18 +21,27 @@ def usage_error(program: str, message: str) -> None:
     sys.stderr.write(f"{program}: {message}\n")
 
 
+HELP_FLAGS = ("-h", "--help", "-help", "--helpfull")
+
+
 def parse_flags(
     program: str,
     values: flags.FlagValues,
     argv: Sequence[str],
     required: Sequence[str] = (),
+    doc: str = "",
 ) -> bool:
     """Parses `argv` (program name first) into `values`.
+
+    `--help` prints `doc` and the flags, then exits with code 0.
 
     Returns:
         True when the flags are usable; False after writing one line saying
         which flag is wrong.
     """
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+        sys.stdout.write(f"{doc.strip()}\n\nFlags:\n{values.get_help()}\n")
+        raise SystemExit(0)
     try:
         values(list(argv))
     except flags.Error as e:

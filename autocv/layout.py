@@ -1,7 +1,7 @@
 """The prepared dataset layout: reading, checking and the manifest.
 
 A prepared dataset is plain ImageFolder (classification) or COCO
-(detection) per split, as DESIGN section 2 defines:
+(detection) per split, as the README's prepared layout defines:
 
     <dataset>/{train,test}/<class name>/<image>          classification
     <dataset>/{train,test}/images/<image>                detection

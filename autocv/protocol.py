@@ -1,4 +1,4 @@
-"""The ingestion/scoring file protocol (DESIGN section 5).
+"""The ingestion/scoring file protocol (the README's file protocol).
 
 Ingestion and scoring share nothing but the files named here. Every file is
 written atomically (a temporary file, then a rename), so a reader never sees

@@ -50,7 +50,8 @@ def main(argv=None):
             for name, code_dir in SUBMISSIONS.items():
                 if name == "logistic_regression" and not classification:
                     continue
-                scores[name] = _alc(code_dir, sample, pathlib.Path(tmp) / (sample + name))
+                run_dir = pathlib.Path(tmp) / (sample + name)
+                scores[name] = _alc(code_dir, sample, run_dir)
                 print(f"{sample:18s} {name:20s} ALC {scores[name]:.4f}")
             for name, value in scores.items():
                 if name != "starter_kit":

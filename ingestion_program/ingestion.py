@@ -1,11 +1,11 @@
-"""The ingestion program: runs a submission on one dataset under a budget.
+r"""The ingestion program: runs a submission on one dataset under a budget.
 
     python ingestion_program/ingestion.py --dataset_dir=D --code_dir=C \
         --output_dir=O --time_budget=S
 
 It checks the dataset, makes a label-free copy of the test images, starts the
 model's process (ingestion_program.runner) in a process group of its own and
-turns what that process reports into the protocol files of DESIGN section 5:
+turns what that process reports into the protocol files of the README's file protocol:
 start.json, predictions/, predictions.jsonl and end.json. At the budget plus
 a short grace the whole group is ended. A failing model is a result (status
 in end.json, exit code 0); only the harness' own errors exit non-zero.
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     FLAGS = _flags()
     if not cli.parse_flags("ingestion", FLAGS, argv,
-                           ("dataset_dir", "code_dir", "output_dir")):
+                           ("dataset_dir", "code_dir", "output_dir"), doc=__doc__):
         return EXIT_BAD_INPUT
     if not FLAGS.time_budget > 0:
         cli.usage_error("ingestion", "--time_budget must be positive; received "

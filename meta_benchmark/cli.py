@@ -1,6 +1,6 @@
-"""The meta-benchmark command line (`python run_benchmark.py`).
+r"""The meta-benchmark command line (`python run_benchmark.py`).
 
-    python run_benchmark.py --code_dir=starter_kit --datasets=all \\
+    python run_benchmark.py --code_dir=starter_kit --datasets=all \
         --root=~/autocv_data --output_dir=runs/starter
 
 runs one ingestion and scoring job per (dataset, submission, seed), skips

@@ -1,4 +1,4 @@
-"""The scoring program: scores each prediction and the learning curve.
+r"""The scoring program: scores each prediction and the learning curve.
 
     python scoring_program/score.py --dataset_dir=D --prediction_dir=O \
         --score_dir=R [--time_budget=S] [--t0=60] [--nolive]
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     FLAGS = _flags()
     if not cli.parse_flags("scoring", FLAGS, argv,
-                           ("dataset_dir", "prediction_dir", "score_dir")):
+                           ("dataset_dir", "prediction_dir", "score_dir"), doc=__doc__):
         return 2
     cli.setup_logging()
     try:

@@ -63,7 +63,7 @@ def _metadata(train, test, time_budget_s):
 
 
 def _dataset(split, with_targets):
-    """Single unbatched examples in the conventions of DESIGN section 4."""
+    """Single unbatched examples in the conventions of the README's model API."""
     image_spec = tf.TensorSpec([None, None, 3], tf.uint8)
 
     def examples():

@@ -1,4 +1,4 @@
-"""The two TFDS builders of the meta-dataset (DESIGN section 3).
+"""The two TFDS builders of the meta-dataset (docs/meta_dataset.md).
 
 - `efficient_autocv_classification/<dataset>`: image, label (ClassLabel with
   the dataset's class names), image_id (path in the split, `cat/001.jpg`),
@@ -38,7 +38,8 @@ VERSION = tfds.core.Version("1.0.0")
 RELEASE_NOTES = {"1.0.0": "First release, read from the prepared layout."}
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
-The manual dir is a folder of prepared datasets (DESIGN section 2). Make one:
+The manual dir is a folder of prepared datasets (the README's prepared
+layout). Make one:
 
     python -m tfds_builders.prepare --datasets=<dataset id> --root=DIR
 

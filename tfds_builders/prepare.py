@@ -1,4 +1,4 @@
-"""Prepares meta-dataset datasets into the layout of DESIGN section 2.
+"""Prepares meta-dataset datasets into the layout of the README's prepared layout.
 
     python -m tfds_builders.prepare --datasets=ibeans,raccoon --root=DIR
 

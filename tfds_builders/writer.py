@@ -1,4 +1,4 @@
-"""Writing downloaded images into the prepared layout (DESIGN section 2).
+"""Writing downloaded images into the prepared layout (the README's prepared layout).
 
 `write_dataset` takes the images of one dataset, from any source, and writes
 `<dataset>/{train,test}/...` plus `manifest.csv` and `preparation.json`.

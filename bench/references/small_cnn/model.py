@@ -1,6 +1,6 @@
 """The starter kit's baseline: small Keras networks trained from scratch.
 
-`Model` follows the benchmark's train/test interface (DESIGN section 4).
+`Model` follows the benchmark's train/test interface (the README's model API).
 Training runs in rounds that grow: the first is a handful of steps so that a
 first prediction comes within seconds, each later one is `round_growth`
 times longer. After every round the model checks a held-out validation
