@@ -20,7 +20,7 @@ import logging
 
 import keras
 import numpy as np
-import starter_tasks as tasks
+import starter_detection as detection
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _yolov8(config, input_px: int, num_classes: int):
 BUILDERS = {"retinanet": _retinanet, "yolov8": _yolov8}
 
 
-class AnchorDetection(tasks.Detection):
+class AnchorDetection(detection.Detection):
     """Detection with a keras-hub or keras-cv detector trained by `fit`."""
 
     train_on_batch = False
@@ -112,12 +112,11 @@ class AnchorDetection(tasks.Detection):
         return self.config.detector == "yolov8"
 
     def training_batch(self, images, boxes, labels, rng):
-        images, dy, dx, _ = self.shift(images, rng)
-        moved = boxes + np.stack([dy, dx, dy, dx], axis=1)[:, None, :] / self.input_px
-        clipped = np.clip(moved, 0.0, 1.0)
-        kept = tasks._area(clipped) > 0.5 * np.maximum(tasks._area(moved), 1e-12)
-        labels = np.where(kept, labels, -1)
-        return images.astype(np.float32) / 255.0, self._targets(clipped, labels)
+        images, dy, dx, flipped = self.shift(images, rng)
+        boxes, labels = detection.move_boxes(
+            boxes, labels, dy, dx, flipped, self.input_px
+        )
+        return images.astype(np.float32) / 255.0, self._targets(boxes, labels)
 
     def validate(self, net, images, boxes, labels) -> float:
         """Minus the validation loss, so that higher is better."""
