@@ -39,6 +39,7 @@ import numpy as np
 import starter_backbones as backbones
 import starter_detection
 import starter_devices
+import starter_retinanet
 import starter_schedule
 import starter_tasks as tasks
 import tensorflow as tf
@@ -199,8 +200,6 @@ class Model:
             if c.detector == "centernet":
                 task_class = starter_detection.Detection
             else:
-                import starter_retinanet
-
                 task_class = starter_retinanet.AnchorDetection
             low, high = c.detection_min_input_px, c.detection_max_input_px
             if accelerated:

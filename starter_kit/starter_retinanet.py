@@ -21,6 +21,7 @@ import logging
 import keras
 import numpy as np
 import starter_detection as detection
+import tensorflow as tf
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,14 @@ def _retinanet(config, input_px: int, num_classes: int):
         num_classes=num_classes,
         bounding_box_format="yxyx",
         pre_logits_num_conv_layers=config.retinanet_head_layers,
+        # keras-hub keeps only detections of confidence 0.5 or more by
+        # default; COCO mAP rewards ranked low-confidence detections too.
+        prediction_decoder=keras_hub.layers.NonMaxSuppression(
+            bounding_box_format="yxyx",
+            from_logits=True,
+            confidence_threshold=config.detection_min_score,
+            max_detections=config.detection_max_detections,
+        ),
     )
 
 
@@ -131,11 +140,7 @@ class AnchorDetection(detection.Detection):
 
     def predict(self, net, images) -> list[dict]:
         c = self.config
-        out = net.predict(
-            images.astype(np.float32) / 255.0,
-            batch_size=c.detection_batch_size,
-            verbose=0,
-        )
+        out = self._decoded(net, images)
         results = []
         for i in range(len(images)):
             count = int(out["num_detections"][i])
@@ -158,3 +163,23 @@ class AnchorDetection(detection.Detection):
                 }
             )
         return results
+
+    def _decoded(self, net, images) -> dict:
+        """The detector's decoded outputs, in batches of one known size.
+
+        keras-hub's non-max suppression needs a known batch size, which
+        `predict` on arrays leaves unknown (the last batch may be shorter):
+        the images are padded to whole batches and the batches dropped of
+        their remainder, which is then empty.
+        """
+        size = self.config.detection_batch_size
+        count = len(images)
+        padded = np.pad(
+            images.astype(np.float32) / 255.0,
+            ((0, -count % size), (0, 0), (0, 0), (0, 0)),
+        )
+        data = tf.data.Dataset.from_tensor_slices(padded).batch(
+            size, drop_remainder=True
+        )
+        out = net.predict(data, verbose=0)
+        return {key: np.asarray(value)[:count] for key, value in out.items()}
