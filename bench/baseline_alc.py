@@ -1,12 +1,18 @@
-"""ALC of the starter kit against two references, through the same harness.
+r"""ALC of the starter kit against two references, through the same harness.
 
-    python bench/baseline_alc.py [--time_budget=1200]
+    python bench/baseline_alc.py [--time_budget=1200] \
+        [--detection_time_budget=150]
 
 Runs run_local_test.py for the starter kit, the first small CNN baseline
 (bench/references/small_cnn) and, on classification only, a scikit-learn
 logistic regression on raw pixels (bench/references/logistic_regression),
 on both embedded samples, one after the other, and prints each ALC and the
 starter kit's ratio to each reference.
+
+The detection runs train until their budget stops them, so they get their
+own, shorter budget (`--detection_time_budget`): the ALC is then computed
+with that T, and the rows of the two samples are not comparable with each
+other, only within a sample.
 """
 
 from __future__ import annotations
@@ -28,16 +34,32 @@ SUBMISSIONS = {
 SAMPLES = {"digits": True, "digits-detection": False}  # name: classification
 
 FLAGS = flags.FLAGS
-flags.DEFINE_float("time_budget", 1200.0, "Time budget T of each run, in s.")
+flags.DEFINE_float(
+    "time_budget", 1200.0, "Time budget T of each classification run, in s."
+)
+# 150 s lets each detection run finish in under 3 minutes on 2 CPU cores,
+# past the point where the starter kit's CenterNet reaches a useful mAP.
+flags.DEFINE_float(
+    "detection_time_budget", 150.0, "Time budget T of each detection run, in s."
+)
 
 
-def _alc(code_dir: pathlib.Path, sample: str, out: pathlib.Path) -> float:
+def _alc(
+    code_dir: pathlib.Path, sample: str, out: pathlib.Path, time_budget_s: float
+) -> float:
     subprocess.run(
-        [sys.executable, str(REPO / "run_local_test.py"),
-         f"--dataset_dir={REPO / 'sample_data' / sample}",
-         f"--code_dir={code_dir}", f"--time_budget={FLAGS.time_budget}",
-         f"--output_dir={out}", "--noprogress"],
-        check=True, capture_output=True, cwd=REPO,
+        [
+            sys.executable,
+            str(REPO / "run_local_test.py"),
+            f"--dataset_dir={REPO / 'sample_data' / sample}",
+            f"--code_dir={code_dir}",
+            f"--time_budget={time_budget_s}",
+            f"--output_dir={out}",
+            "--noprogress",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
     )
     return float(json.loads((out / "scores" / "scores.json").read_text())["alc"])
 
@@ -46,17 +68,21 @@ def main(argv=None):
     del argv
     with tempfile.TemporaryDirectory() as tmp:
         for sample, classification in SAMPLES.items():
+            time_budget_s = (
+                FLAGS.time_budget if classification else FLAGS.detection_time_budget
+            )
+            print(f"{sample:18s} T = {time_budget_s:g} s, t0 = 60 s")
             scores = {}
             for name, code_dir in SUBMISSIONS.items():
                 if name == "logistic_regression" and not classification:
                     continue
                 run_dir = pathlib.Path(tmp) / (sample + name)
-                scores[name] = _alc(code_dir, sample, run_dir)
+                scores[name] = _alc(code_dir, sample, run_dir, time_budget_s)
                 print(f"{sample:18s} {name:20s} ALC {scores[name]:.4f}")
             for name, value in scores.items():
                 if name != "starter_kit":
-                    print(f"{sample:18s} starter_kit / {name}: "
-                          f"{scores['starter_kit'] / max(value, 1e-9):.3f}")
+                    ratio = scores["starter_kit"] / max(value, 1e-9)
+                    print(f"{sample:18s} starter_kit / {name}: {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -37,10 +37,12 @@ import time
 import keras
 import numpy as np
 import starter_backbones as backbones
+import starter_detection
 import starter_devices
+import starter_retinanet
+import starter_schedule
 import starter_tasks as tasks
 import tensorflow as tf
-
 
 log = logging.getLogger(__name__)
 
@@ -196,10 +198,8 @@ class Model:
         accelerated = self.devices.kind != "cpu"
         if metadata.task == "detection":
             if c.detector == "centernet":
-                task_class = tasks.Detection
+                task_class = starter_detection.Detection
             else:
-                import starter_retinanet
-
                 task_class = starter_retinanet.AnchorDetection
             low, high = c.detection_min_input_px, c.detection_max_input_px
             if accelerated:
@@ -230,16 +230,8 @@ class Model:
         self._validation = None  # (images, targets), or None
         self._test_images = None  # uint8 [test_size, S, S, 3] once cached
 
-        self._round = 0
-        self._next_steps = self.config.first_round_steps
-        self._last_steps = 0
-        self._step_s: float | None = None
-        self._validate_s = 0.0
-        self._test_s = 0.0
-        self._best_score = -math.inf
+        self._schedule = starter_schedule.Schedule(c)
         self._best_weights = None
-        self._stale_rounds = 0
-        self._score_at_test = -math.inf
         log.info(
             "Model for %s: %d classes, input %d px, network %s, batch %d",
             metadata.task,
@@ -258,35 +250,38 @@ class Model:
         """
         began = time.monotonic()
         remaining_s = self._remaining_s(remaining_time_budget)
+        schedule = self._schedule
         if self._batches is None:
             self._prepare(dataset)
         while not self.done_training:
             spent_s = time.monotonic() - began
-            steps = self._plan_round(remaining_s - spent_s)
+            steps, why = schedule.plan_round(remaining_s - spent_s)
+            if why:
+                self._stop(why)
             if steps == 0:
                 return
-            self._round += 1
             loss = self._run_steps(steps)
             score = self._score(loss)
             log.info(
                 "Round %d (%.1f s since start): %d steps of %.3f s, train "
                 "loss %.4f, validation score %.4f",
-                self._round,
+                schedule.round,
                 time.monotonic() - self._started,
                 steps,
-                self._step_s,
+                schedule.step_s,
                 loss,
                 score,
             )
             self._after_round(score)
             if not self.done_training:
-                self._check_next_round(remaining_s - (time.monotonic() - began))
-            gain = self._best_score - self._score_at_test
-            if gain >= self.config.test_min_gain or (
-                time.monotonic() - began >= self.config.max_train_call_s
-            ):
+                why = schedule.check_next_round(
+                    remaining_s - (time.monotonic() - began)
+                )
+                if why:
+                    self._stop(why)
+            if schedule.wants_test(began):
                 break
-        self._score_at_test = self._best_score
+        schedule.tested()
 
     def test(self, dataset, remaining_time_budget=None):
         """Predicts the test images with the current (or best) weights."""
@@ -303,7 +298,7 @@ class Model:
                 list(self._resized(dataset).as_numpy_iterator())
             )
         result = self._task.predict(self._net, self._test_images)
-        self._test_s = time.monotonic() - began
+        self._schedule.test_s = time.monotonic() - began
         return result
 
     # ---- Rounds and budget ----------------------------------------------
@@ -330,39 +325,12 @@ class Model:
         with self.devices.strategy.scope():
             self._net = self._task.build()
 
-    def _plan_round(self, available_s: float) -> int:
-        """Steps of the coming round: as planned, cut to what fits."""
-        if self._step_s is None:
-            return self._next_steps  # The first round always runs.
-        steps = min(self._next_steps, self._affordable_steps(available_s, 1))
-        if steps < self._shortest_round():
-            self._stop(
-                f"no time for another round: {available_s:.1f} s left, "
-                f"{self._next_steps} steps take about "
-                f"{self._next_steps * self._step_s:.1f} s"
-            )
-            return 0
-        return steps
-
-    def _affordable_steps(self, available_s: float, tests: int) -> int:
-        """Training steps that fit in `available_s` beside validation and
-        `tests` test() calls, with the safety factor and margin."""
-        c = self.config
-        overhead_s = (self._validate_s + tests * self._test_s) * (
-            c.budget_safety_factor
-        )
-        step_s = self._step_s * c.budget_safety_factor
-        return max(int((available_s - overhead_s - c.budget_margin_s) / step_s), 0)
-
-    def _shortest_round(self) -> int:
-        return max(1, math.ceil(self.config.min_round_fraction * self._last_steps))
-
     def _run_steps(self, steps: int) -> float:
         """Trains `steps` batches; returns the round's mean training loss."""
-        loss, self._step_s = self._task.fit_steps(
+        loss, step_s = self._task.fit_steps(
             self._net, self._batches, steps, self._rng, self.devices.replicas
         )
-        self._last_steps = steps
+        self._schedule.ran(steps, step_s)
         return loss
 
     def _score(self, loss: float) -> float:
@@ -371,44 +339,22 @@ class Model:
             return -loss
         began = time.monotonic()
         score = self._task.validate(self._net, *self._validation)
-        self._validate_s = time.monotonic() - began
+        self._schedule.validate_s = time.monotonic() - began
         return score
 
     def _after_round(self, score: float) -> None:
         """Keeps the best weights; decays and stops when progress stalls."""
-        c = self.config
-        if score > self._best_score + c.min_improvement:
-            self._best_score = score
+        improved, why = self._schedule.judge(score, self._task.perfect_score)
+        if improved:
             self._best_weights = self._net.get_weights()
-            self._stale_rounds = 0
-            if score >= self._task.perfect_score:
-                self._stop(f"validation score {score:.4f} is perfect")
-            return
-        self._stale_rounds += 1
-        learning_rate = self._net.optimizer.learning_rate
-        learning_rate.assign(learning_rate * c.learning_rate_decay)
-        if self._stale_rounds >= c.patience_rounds:
-            self._stop(
-                f"validation score stalled at {self._best_score:.4f} for "
-                f"{self._stale_rounds} rounds"
-            )
-
-    def _check_next_round(self, available_s: float) -> None:
-        """Plans the next round; stops when it would not fit the budget."""
-        c = self.config
-        planned = math.ceil(self._last_steps * c.round_growth)
-        longest = max(int(c.max_round_s / self._step_s), self._last_steps)
-        self._next_steps = min(planned, longest)
-        # Two test() calls: the one after this round and the next one's.
-        if self._affordable_steps(available_s, 2) < self._shortest_round():
-            self._stop(
-                f"the next round ({self._next_steps} steps, about "
-                f"{self._next_steps * self._step_s:.1f} s) would not fit in "
-                f"the {available_s:.1f} s left"
-            )
+        else:
+            learning_rate = self._net.optimizer.learning_rate
+            learning_rate.assign(learning_rate * self.config.learning_rate_decay)
+        if why:
+            self._stop(why)
 
     def _stop(self, reason: str) -> None:
-        log.info("Done training after round %d: %s", self._round, reason)
+        log.info("Done training after round %d: %s", self._schedule.round, reason)
         self.done_training = True
         if self._best_weights is not None:
             self._net.set_weights(self._best_weights)
@@ -419,7 +365,7 @@ class Model:
         outputs = []
         for images in self._resized(dataset).as_numpy_iterator():
             outputs.append(self._task.predict(self._net, images))
-        self._test_s = time.monotonic() - began
+        self._schedule.test_s = time.monotonic() - began
         if isinstance(outputs[0], list):
             return [item for part in outputs for item in part]
         return np.concatenate(outputs)

@@ -159,8 +159,7 @@ def load_preset(preset: str):
         backbone = keras_hub.models.Backbone.from_preset(preset)
     except (OSError, ValueError, KeyError) as error:
         log.warning(
-            "Cannot load preset %r (%s): training from random "
-            "initialisation instead",
+            "Cannot load preset %r (%s): training from random initialisation instead",
             preset,
             error,
         )

@@ -42,9 +42,10 @@ class Devices:
 
 def _tpu_strategy():
     """A TPUStrategy when a TPU can be reached, else None."""
-    if not (os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")):
-        if not os.path.exists("/dev/accel0") and not os.path.exists("/dev/vfio"):
-            return None
+    named = os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")
+    attached = os.path.exists("/dev/accel0") or os.path.exists("/dev/vfio")
+    if not named and not attached:
+        return None
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)

@@ -20,7 +20,8 @@ import logging
 
 import keras
 import numpy as np
-import starter_tasks as tasks
+import starter_detection as detection
+import tensorflow as tf
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,14 @@ def _retinanet(config, input_px: int, num_classes: int):
         num_classes=num_classes,
         bounding_box_format="yxyx",
         pre_logits_num_conv_layers=config.retinanet_head_layers,
+        # keras-hub keeps only detections of confidence 0.5 or more by
+        # default; COCO mAP rewards ranked low-confidence detections too.
+        prediction_decoder=keras_hub.layers.NonMaxSuppression(
+            bounding_box_format="yxyx",
+            from_logits=True,
+            confidence_threshold=config.detection_min_score,
+            max_detections=config.detection_max_detections,
+        ),
     )
 
 
@@ -79,7 +88,7 @@ def _yolov8(config, input_px: int, num_classes: int):
 BUILDERS = {"retinanet": _retinanet, "yolov8": _yolov8}
 
 
-class AnchorDetection(tasks.Detection):
+class AnchorDetection(detection.Detection):
     """Detection with a keras-hub or keras-cv detector trained by `fit`."""
 
     train_on_batch = False
@@ -112,12 +121,11 @@ class AnchorDetection(tasks.Detection):
         return self.config.detector == "yolov8"
 
     def training_batch(self, images, boxes, labels, rng):
-        images, dy, dx, _ = self.shift(images, rng)
-        moved = boxes + np.stack([dy, dx, dy, dx], axis=1)[:, None, :] / self.input_px
-        clipped = np.clip(moved, 0.0, 1.0)
-        kept = tasks._area(clipped) > 0.5 * np.maximum(tasks._area(moved), 1e-12)
-        labels = np.where(kept, labels, -1)
-        return images.astype(np.float32) / 255.0, self._targets(clipped, labels)
+        images, dy, dx, flipped = self.shift(images, rng)
+        boxes, labels = detection.move_boxes(
+            boxes, labels, dy, dx, flipped, self.input_px
+        )
+        return images.astype(np.float32) / 255.0, self._targets(boxes, labels)
 
     def validate(self, net, images, boxes, labels) -> float:
         """Minus the validation loss, so that higher is better."""
@@ -132,11 +140,7 @@ class AnchorDetection(tasks.Detection):
 
     def predict(self, net, images) -> list[dict]:
         c = self.config
-        out = net.predict(
-            images.astype(np.float32) / 255.0,
-            batch_size=c.detection_batch_size,
-            verbose=0,
-        )
+        out = self._decoded(net, images)
         results = []
         for i in range(len(images)):
             count = int(out["num_detections"][i])
@@ -159,3 +163,23 @@ class AnchorDetection(tasks.Detection):
                 }
             )
         return results
+
+    def _decoded(self, net, images) -> dict:
+        """The detector's decoded outputs, in batches of one known size.
+
+        keras-hub's non-max suppression needs a known batch size, which
+        `predict` on arrays leaves unknown (the last batch may be shorter):
+        the images are padded to whole batches and the batches dropped of
+        their remainder, which is then empty.
+        """
+        size = self.config.detection_batch_size
+        count = len(images)
+        padded = np.pad(
+            images.astype(np.float32) / 255.0,
+            ((0, -count % size), (0, 0), (0, 0), (0, 0)),
+        )
+        data = tf.data.Dataset.from_tensor_slices(padded).batch(
+            size, drop_remainder=True
+        )
+        out = net.predict(data, verbose=0)
+        return {key: np.asarray(value)[:count] for key, value in out.items()}

@@ -1,9 +1,10 @@
-"""What differs between classification and detection: data, network, output.
+"""What a task does with its data and network, and the classification task.
 
 `Model` (model.py) runs the rounds and watches the budget; a task object
 turns the examples of a `tf.data.Dataset` into cached numpy arrays (or a
 stream of batches), builds and compiles the network, makes training batches,
-scores the validation split and formats test predictions.
+scores the validation split and formats test predictions. `Task` holds what
+both tasks share; detection is in starter_detection.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 import keras
 import numpy as np
 import starter_backbones as backbones
-import starter_centernet as centernet
 import tensorflow as tf
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,6 @@ def resize_square(image: tf.Tensor, side_px: int) -> tf.Tensor:
 
 def _take(arrays: tuple, index) -> tuple:
     return tuple(a[index] for a in arrays)
-
-
-def _area(boxes: np.ndarray) -> np.ndarray:
-    """Areas [...] of boxes [..., 4] given as ymin, xmin, ymax, xmax."""
-    return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
 
 
 class Batches:
@@ -96,7 +91,7 @@ class _StepTimer(keras.callbacks.Callback):
         return (self.ended - self.after_first) / (steps - 1)
 
 
-class _Task:
+class Task:
     """The parts shared by both tasks; subclasses fill in the rest."""
 
     batch_size: int
@@ -228,7 +223,7 @@ class _Task:
         )
 
 
-class Classification(_Task):
+class Classification(Task):
     """A CNN on square images; scores are softmax probabilities.
 
     `backbone` names the network (see starter_backbones.py); `preset` is a
@@ -280,135 +275,3 @@ class Classification(_Task):
         logits = logits - logits.max(axis=1, keepdims=True)
         scores = np.exp(logits)
         return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-class Detection(_Task):
-    """CenterNet-style detection; see starter_centernet.py."""
-
-    def __init__(self, metadata, config, num_classes: int, input_px: int):
-        super().__init__(metadata, config, num_classes, input_px)
-        self.batch_size = config.detection_batch_size
-        self.grid = input_px // config.detection_stride_px
-        self._decode = None
-
-    def batched(self, dataset, batch_size: int):
-        side = self.input_px
-        return dataset.map(
-            lambda image, objects: (
-                resize_square(image, side),
-                tf.cast(objects["boxes"], tf.float32),
-                tf.cast(objects["labels"], tf.int64),
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        ).padded_batch(
-            batch_size,
-            padding_values=(tf.constant(0, tf.uint8), 0.0, tf.constant(-1, tf.int64)),
-        )
-
-    def concatenate(self, parts: list) -> tuple:
-        """Joins batches, padding every image to the same number of boxes."""
-        limit = self.config.detection_max_boxes_per_image
-        width = min(max(p[2].shape[1] for p in parts), limit)
-        images, boxes, labels = [], [], []
-        for part_images, part_boxes, part_labels in parts:
-            extra = max(width - part_boxes.shape[1], 0)
-            images.append(part_images)
-            boxes.append(np.pad(part_boxes[:, :width], ((0, 0), (0, extra), (0, 0))))
-            labels.append(
-                np.pad(part_labels[:, :width], ((0, 0), (0, extra)), constant_values=-1)
-            )
-        return np.concatenate(images), np.concatenate(boxes), np.concatenate(labels)
-
-    def build(self) -> keras.Model:
-        c = self.config
-        net = centernet.build_network(
-            self.input_px,
-            self.num_classes,
-            c.detection_stride_px,
-            tuple(c.detection_widths),
-            c.detection_neck_width,
-            c.detection_prior_probability,
-            c.batch_norm_momentum,
-        )
-        self._loss = centernet.make_loss(
-            self.num_classes,
-            c.detection_size_loss_weight,
-            c.detection_offset_loss_weight,
-        )
-        net.compile(
-            optimizer=keras.optimizers.Adam(
-                c.detection_learning_rate,
-                global_clipnorm=c.detection_global_clipnorm,
-            ),
-            loss=self._loss,
-            jit_compile=False,
-        )
-        return net
-
-    def targets(self, boxes, labels) -> np.ndarray:
-        return centernet.make_targets(
-            boxes,
-            labels,
-            self.grid,
-            self.num_classes,
-            self.config.detection_sigma_fraction,
-        )
-
-    def training_batch(self, images, boxes, labels, rng):
-        side = self.input_px
-        images, dy, dx, flipped = self.shift(images, rng)
-        # Move the boxes with the image; clip what left it and drop boxes
-        # that lost more than half their area.
-        moved = boxes + np.stack([dy, dx, dy, dx], axis=1)[:, None, :] / side
-        if flipped.any():
-            mirror = moved[flipped].copy()
-            mirror[..., 1], mirror[..., 3] = 1.0 - mirror[..., 3], 1.0 - mirror[..., 1]
-            moved[flipped] = mirror
-        clipped = np.clip(moved, 0.0, 1.0)
-        kept = _area(clipped) > 0.5 * np.maximum(_area(moved), 1e-12)
-        labels = np.where(kept, labels, -1)
-        return images, self.targets(clipped, labels)
-
-    def validate(self, net, images, boxes, labels) -> float:
-        """Minus the validation loss, so that higher is better."""
-        size = self.config.predict_batch_size
-        total = 0.0
-        for i in range(0, len(images), size):
-            outputs = net.predict_on_batch(images[i : i + size])
-            targets = self.targets(boxes[i : i + size], labels[i : i + size])
-            count = len(targets)
-            total += float(self._loss(tf.constant(targets), outputs)) * count
-        return -total / len(images)
-
-    def predict(self, net, images) -> list[dict]:
-        c = self.config
-        if self._decode is None:
-
-            @tf.function(reduce_retracing=True)
-            def decode(batch):
-                return centernet.decode(
-                    net(batch, training=False),
-                    self.num_classes,
-                    c.detection_max_detections,
-                )
-
-            self._decode = decode
-        results = []
-        for i in range(0, len(images), c.predict_batch_size):
-            boxes, labels, scores = (
-                t.numpy() for t in self._decode(images[i : i + c.predict_batch_size])
-            )
-            for b, l, s in zip(boxes, labels, scores):
-                keep = (
-                    (s >= c.detection_min_score)
-                    & (b[:, 2] > b[:, 0])
-                    & (b[:, 3] > b[:, 1])
-                )
-                results.append(
-                    {
-                        "boxes": b[keep].astype(np.float32),
-                        "labels": l[keep].astype(np.int64),
-                        "scores": s[keep].astype(np.float32),
-                    }
-                )
-        return results

@@ -219,6 +219,27 @@ def test_centernet_decodes_its_own_targets(starter):
     assert decoded.shape == (1, 5, 4) and scores.shape == (1, 5)
     assert sorted(decoded_labels[0, :2].tolist()) == [0, 2]
     assert np.all(scores[0, :2] > 0.99) and np.all(scores[0, 2:] < 0.99)
-    found = {int(l): b for l, b in zip(decoded_labels[0, :2], decoded[0, :2])}
+    found = {
+        int(label): box for label, box in zip(decoded_labels[0, :2], decoded[0, :2])
+    }
     np.testing.assert_allclose(found[2], boxes[0, 0], atol=1e-5)
     np.testing.assert_allclose(found[0], boxes[0, 1], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_retinanet_gives_a_valid_first_prediction(starter):
+    # The first round always runs, whatever the budget: RetinaNet traces
+    # its training step, trains 10 steps, validates and predicts once.
+    config = starter.Config(detector="retinanet")
+    found = []
+
+    def score(test, predictions):
+        found.append(sum(len(p["scores"]) for p in predictions))
+        return _coco_map(test, predictions)
+
+    model, curve = _run(starter, DETECTION_DIR, 1.0, score, config)
+    assert model.backbone == "retinanet"
+    assert len(curve) == 1
+    assert model.done_training
+    # Ranked low-confidence boxes, not an empty answer.
+    assert found[0] > 0

@@ -339,7 +339,7 @@ class Detection(_Task):
             boxes, labels, scores = (
                 t.numpy() for t in self._decode(images[i : i + c.predict_batch_size])
             )
-            for b, l, s in zip(boxes, labels, scores):
+            for b, found, s in zip(boxes, labels, scores):
                 keep = (
                     (s >= c.detection_min_score)
                     & (b[:, 2] > b[:, 0])
@@ -348,7 +348,7 @@ class Detection(_Task):
                 results.append(
                     {
                         "boxes": b[keep].astype(np.float32),
-                        "labels": l[keep].astype(np.int64),
+                        "labels": found[keep].astype(np.int64),
                         "scores": s[keep].astype(np.float32),
                     }
                 )
