@@ -288,7 +288,11 @@ class Session:
                 outcome = late
         if outcome is not None:
             return outcome
-        code = process.returncode
+        try:
+            # The pipe closes a moment before the process can be reaped.
+            code = process.wait(timeout=budgets.KILL_WAIT_S)
+        except subprocess.TimeoutExpired:
+            code = None
         if self._clock_start is None:
             return (protocol.HARNESS_ERROR,
                     f"the model's process exited with code {code} before the "
