@@ -203,6 +203,7 @@ class Task:
             data.prefetch(2),
             epochs=1,
             steps_per_epoch=steps,
+            shuffle=False,  # The generator already draws shuffled batches.
             verbose=0,
             callbacks=[timer],
         )
