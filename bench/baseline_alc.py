@@ -17,13 +17,12 @@ other, only within a sample.
 
 from __future__ import annotations
 
-import json
 import pathlib
-import subprocess
-import sys
 import tempfile
 
 from absl import app, flags
+
+import benchlib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SUBMISSIONS = {
@@ -44,26 +43,6 @@ flags.DEFINE_float(
 )
 
 
-def _alc(
-    code_dir: pathlib.Path, sample: str, out: pathlib.Path, time_budget_s: float
-) -> float:
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "run_local_test.py"),
-            f"--dataset_dir={REPO / 'sample_data' / sample}",
-            f"--code_dir={code_dir}",
-            f"--time_budget={time_budget_s}",
-            f"--output_dir={out}",
-            "--noprogress",
-        ],
-        check=True,
-        capture_output=True,
-        cwd=REPO,
-    )
-    return float(json.loads((out / "scores" / "scores.json").read_text())["alc"])
-
-
 def main(argv=None):
     del argv
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +56,8 @@ def main(argv=None):
                 if name == "logistic_regression" and not classification:
                     continue
                 run_dir = pathlib.Path(tmp) / (sample + name)
-                scores[name] = _alc(code_dir, sample, run_dir, time_budget_s)
+                scores[name] = benchlib.sample_alc(
+                    code_dir, sample, run_dir, time_budget_s)
                 print(f"{sample:18s} {name:20s} ALC {scores[name]:.4f}")
             for name, value in scores.items():
                 if name != "starter_kit":

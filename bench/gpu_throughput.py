@@ -21,9 +21,7 @@ two embedded samples and prints their ALC.
 
 from __future__ import annotations
 
-import json
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,8 @@ from types import SimpleNamespace
 import numpy as np
 from absl import app, flags
 from PIL import Image
+
+import benchlib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CODE_DIR = REPO / "starter_kit"
@@ -107,7 +107,8 @@ def _images_per_s(net, data, steps: int, batch: int) -> float:
         on_train_batch_end=batch_end,
         on_train_end=lambda logs=None: times.update(ended=time.monotonic()),
     )
-    net.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    net.fit(data, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
+            callbacks=[timer])
     return batch * (steps - 1) / (times["ended"] - times["after_first"])
 
 
@@ -130,24 +131,6 @@ def _build(side_px: int, batch: int, num_classes: int):
     with devices.strategy.scope():
         net = task.build()
     return net, task.backbone, devices, devices.global_batch(batch)
-
-
-def _alc(sample: str, time_budget_s: float, out: pathlib.Path) -> float:
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "run_local_test.py"),
-            f"--dataset_dir={REPO / 'sample_data' / sample}",
-            f"--code_dir={CODE_DIR}",
-            f"--time_budget={time_budget_s}",
-            f"--output_dir={out}",
-            "--noprogress",
-        ],
-        check=True,
-        capture_output=True,
-        cwd=REPO,
-    )
-    return float(json.loads((out / "scores" / "scores.json").read_text())["alc"])
 
 
 def main(argv=None):
@@ -187,7 +170,8 @@ def main(argv=None):
                 ("digits", FLAGS.time_budget),
                 ("digits-detection", FLAGS.detection_time_budget),
             ):
-                area = _alc(sample, budget_s, pathlib.Path(tmp) / sample)
+                area = benchlib.sample_alc(
+                    CODE_DIR, sample, pathlib.Path(tmp) / sample, budget_s)
                 print(f"{sample:18s} T = {budget_s:g} s  ALC {area:.4f}")
 
 
