@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -90,12 +91,17 @@ def make_detection_dataset(
     return dataset
 
 
-@pytest.fixture(autouse=True)
-def tfds_cache(tmp_path, monkeypatch) -> pathlib.Path:
-    """Keeps the training splits' TFDS files of a test inside its tmp_path."""
-    cache = tmp_path / "tfds-cache"
-    monkeypatch.setenv("AUTOCV_TFDS_CACHE", str(cache))
-    return cache
+@pytest.fixture(autouse=True, scope="session")
+def tfds_cache(tmp_path_factory) -> Iterator[pathlib.Path]:
+    """Keeps the training splits' TFDS files of the tests out of the home.
+
+    Session-scoped, so that module-scoped fixtures which run harness jobs
+    see it too.
+    """
+    cache = tmp_path_factory.mktemp("tfds-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOCV_TFDS_CACHE", str(cache))
+        yield cache
 
 
 @pytest.fixture
