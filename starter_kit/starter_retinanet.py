@@ -82,6 +82,14 @@ def _yolov8(config, input_px: int, num_classes: int):
         bounding_box_format="yxyx",
         backbone=backbone,
         fpn_depth=1,
+        # As for RetinaNet: keras-cv keeps only confidences of 0.2 or more
+        # by default, and mAP rewards ranked low-confidence boxes too.
+        prediction_decoder=keras_cv.layers.NonMaxSuppression(
+            bounding_box_format="yxyx",
+            from_logits=False,
+            confidence_threshold=config.detection_min_score,
+            max_detections=config.detection_max_detections,
+        ),
     )
 
 
@@ -114,11 +122,18 @@ class AnchorDetection(detection.Detection):
     def _targets(self, boxes, labels) -> dict:
         return {
             "boxes": (boxes * self.input_px).astype(np.float32),
-            "labels": labels.astype(np.float32 if self._is_yolo() else np.int32),
+            self._labels_key: labels.astype(
+                np.float32 if self._is_yolo() else np.int32
+            ),
         }
 
     def _is_yolo(self) -> bool:
         return self.config.detector == "yolov8"
+
+    @property
+    def _labels_key(self) -> str:
+        """keras-cv names the class of a box "classes", keras-hub "labels"."""
+        return "classes" if self._is_yolo() else "labels"
 
     def training_batch(self, images, boxes, labels, rng):
         images, dy, dx, flipped = self.shift(images, rng)
@@ -146,7 +161,7 @@ class AnchorDetection(detection.Detection):
             count = int(out["num_detections"][i])
             boxes = np.clip(out["boxes"][i, :count] / self.input_px, 0.0, 1.0)
             scores = np.asarray(out["confidence"][i, :count], np.float32)
-            found = np.asarray(out["labels"][i, :count], np.int64)
+            found = np.asarray(out[self._labels_key][i, :count], np.int64)
             keep = (
                 (scores >= c.detection_min_score)
                 & (boxes[:, 2] > boxes[:, 0])
