@@ -197,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     events = Events(int(argv[2]))
     _end_group_with_parent()
+    # The model's log lines (why it stopped, what it chose) go to stderr,
+    # which ingestion writes to its log; a model may reconfigure logging.
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
     try:
         job_file = pathlib.Path(argv[1])
         with open(job_file, encoding="utf-8") as f:
