@@ -1,6 +1,9 @@
 """The starter kit's baseline: Keras networks chosen from the metadata.
 
 `Model` follows the benchmark's train/test interface (the README's model API).
+In classification, the first prediction comes from a linear classifier on
+thumbnails, fitted in a fraction of a second (starter_linear.py); the
+network's predictions replace it once they score better on validation.
 Training runs in rounds that grow: the first is a handful of steps so that a
 first prediction comes within seconds, each later one is `round_growth`
 times longer. After every round the model checks a held-out validation
@@ -39,6 +42,7 @@ import numpy as np
 import starter_backbones as backbones
 import starter_detection
 import starter_devices
+import starter_linear
 import starter_retinanet
 import starter_schedule
 import starter_tasks as tasks
@@ -110,6 +114,11 @@ class Config:
     # by default: it would turn digits and text into other symbols.
     translate_fraction: float = 0.125
     flip_left_right: bool = False
+    # Classification's first prediction comes from a linear least-squares
+    # classifier on thumbnails this many pixels wide, fitted in a fraction
+    # of a second before the network's first round (starter_linear.py);
+    # 0 turns it off. It needs the training data cached.
+    quick_thumbnail_px: int = 8
     # Examples per test() or validation forward pass.
     predict_batch_size: int = 256
     # Batch normalisation momentum. Keras' 0.99 (and even 0.9) leaves the
@@ -229,6 +238,7 @@ class Model:
         self._batches: tasks.Batches | None = None
         self._validation = None  # (images, targets), or None
         self._test_images = None  # uint8 [test_size, S, S, 3] once cached
+        self._quick: starter_linear.QuickLinear | None = None
 
         self._schedule = starter_schedule.Schedule(c)
         self._best_weights = None
@@ -253,6 +263,12 @@ class Model:
         schedule = self._schedule
         if self._batches is None:
             self._prepare(dataset)
+            if self._fit_quick():
+                # The first test() predicts with the quick classifier.
+                schedule.tested()
+                return
+        if self._net is None:
+            self._build()
         while not self.done_training:
             spent_s = time.monotonic() - began
             steps, why = schedule.plan_round(remaining_s - spent_s)
@@ -287,17 +303,21 @@ class Model:
         """Predicts the test images with the current (or best) weights."""
         del remaining_time_budget  # test() is always worth running.
         began = time.monotonic()
-        if self._net is None:
-            self._build()
+        if self._quick is not None and not self._schedule.network_predicts():
+            predict = self._quick.predict
+        else:
+            if self._net is None:
+                self._build()
+            predict = self._predict_network
         if self._test_images is None:
             if not self._task.fits_in_memory(self._test_size):
-                return self._predict_stream(dataset)
+                return self._predict_stream(dataset, predict)
             # The harness passes the same test set to every call: resize it
             # once.
             self._test_images = np.concatenate(
                 list(self._resized(dataset).as_numpy_iterator())
             )
-        result = self._task.predict(self._net, self._test_images)
+        result = predict(self._test_images)
         self._schedule.test_s = time.monotonic() - began
         return result
 
@@ -309,17 +329,45 @@ class Model:
         return self._time_budget_s - (time.monotonic() - self._started)
 
     def _prepare(self, dataset) -> None:
-        """Caches (or streams) the training data and builds the network."""
+        """Caches (or streams) the training data."""
         began = time.monotonic()
         batches, validation = self._task.load(dataset, self._rng)
         self._batches, self._validation = batches, validation
-        self._build()
         log.info(
             "Prepared %s training data (%d validation examples) in %.1f s",
             "cached" if batches.cached else "streamed",
             0 if validation is None else len(validation[0]),
             time.monotonic() - began,
         )
+
+    def _fit_quick(self) -> bool:
+        """Fits the quick linear classifier when it applies.
+
+        Returns:
+            True when it was fitted: classification, turned on, and the
+            training data cached.
+        """
+        c = self.config
+        classification = isinstance(self._task, tasks.Classification)
+        if not (classification and c.quick_thumbnail_px and self._batches.cached):
+            return False
+        began = time.monotonic()
+        images, labels = self._batches.arrays
+        self._quick = starter_linear.QuickLinear(
+            self.num_classes, c.quick_thumbnail_px
+        )
+        score = self._quick.fit(images, labels, self._validation)
+        if score is not None:
+            self._schedule.floor_score = score
+        log.info(
+            "Quick linear classifier on %d px thumbnails (penalty %g): "
+            "validation score %s, fitted in %.2f s",
+            min(c.quick_thumbnail_px, self.input_px),
+            self._quick.penalty,
+            "none" if score is None else f"{score:.4f}",
+            time.monotonic() - began,
+        )
+        return True
 
     def _build(self) -> None:
         with self.devices.strategy.scope():
@@ -359,12 +407,15 @@ class Model:
         if self._best_weights is not None:
             self._net.set_weights(self._best_weights)
 
-    def _predict_stream(self, dataset):
+    def _predict_network(self, images: np.ndarray):
+        return self._task.predict(self._net, images)
+
+    def _predict_stream(self, dataset, predict):
         """test() for a test set too large to cache: resize batch by batch."""
         began = time.monotonic()
         outputs = []
         for images in self._resized(dataset).as_numpy_iterator():
-            outputs.append(self._task.predict(self._net, images))
+            outputs.append(predict(images))
         self._schedule.test_s = time.monotonic() - began
         if isinstance(outputs[0], list):
             return [item for part in outputs for item in part]

@@ -32,6 +32,9 @@ class Schedule:
         self.best_score = -math.inf
         self.stale_rounds = 0
         self.score_at_test = -math.inf
+        # The validation score of a prediction made without the network
+        # (the quick linear classifier): the network must beat it.
+        self.floor_score = -math.inf
 
     def plan_round(self, available_s: float) -> tuple[int, str | None]:
         """Steps of the coming round, as planned but cut to what fits.
@@ -108,12 +111,20 @@ class Schedule:
     def wants_test(self, train_call_began: float) -> bool:
         """True when validation rose enough since the last test() to make a
         new prediction worth it, or when this train() call ran long."""
-        gain = self.best_score - self.score_at_test
+        gain = self.predicting_score() - self.score_at_test
         spent_s = time.monotonic() - train_call_began
         return (
             gain >= self.config.test_min_gain or spent_s >= self.config.max_train_call_s
         )
 
+    def network_predicts(self) -> bool:
+        """True when the network scores above the floor (or no floor)."""
+        return self.best_score > self.floor_score
+
+    def predicting_score(self) -> float:
+        """The validation score of what test() would predict with now."""
+        return max(self.best_score, self.floor_score)
+
     def tested(self) -> None:
         """Notes the score that the coming test() call predicts with."""
-        self.score_at_test = self.best_score
+        self.score_at_test = self.predicting_score()

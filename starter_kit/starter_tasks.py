@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import starter_backbones as backbones
 import tensorflow as tf
+from starter_linear import balanced_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class Batches:
         self._arrays = arrays
         self._stream = stream
         self._order = np.zeros(0, np.int64)
+
+    @property
+    def arrays(self) -> tuple | None:
+        """The cached (images, *targets) arrays, or None when streamed."""
+        return self._arrays
 
     def next(self) -> tuple:
         """The next batch: (images uint8 [B, S, S, 3], *targets)."""
@@ -268,8 +274,7 @@ class Classification(Task):
     def validate(self, net, images, labels) -> float:
         """Balanced accuracy: the mean recall of the classes present."""
         predicted = np.argmax(self.forward(net, images), axis=1)
-        recalls = [np.mean(predicted[labels == c] == c) for c in np.unique(labels)]
-        return float(np.mean(recalls))
+        return balanced_accuracy(predicted, labels)
 
     def predict(self, net, images) -> np.ndarray:
         logits = self.forward(net, images)  # [n, num_classes]
