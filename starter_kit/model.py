@@ -268,6 +268,12 @@ class Model:
                 schedule.tested()
                 return
         if self._net is None:
+            if self._quick is not None and remaining_s <= self.config.budget_margin_s:
+                self._stop(
+                    f"no time for the network's first round: {remaining_s:.1f} s "
+                    "left; the quick classifier's prediction stands"
+                )
+                return
             self._build()
         while not self.done_training:
             spent_s = time.monotonic() - began

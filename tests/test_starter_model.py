@@ -315,3 +315,18 @@ def test_anchor_detector_gives_a_valid_first_prediction(
     if boxes_after_one_round:
         # Ranked low-confidence boxes, not an empty answer.
         assert found[0] > 0
+
+
+def test_quick_prediction_comes_first_and_stands_without_time(starter):
+    train, test = layout.read_dataset(DIGITS_DIR)
+    model = starter.Model(_metadata(train, test, 60.0))
+    train_data, test_data = _dataset(train, True), _dataset(test, False)
+    model.train(train_data, remaining_time_budget=60.0)
+    first = model.test(test_data)
+    # Predicted by the linear classifier: no network was built for it.
+    assert model._net is None and not model.done_training
+    assert _accuracy(test, first) >= 0.8
+    # Too little time left for the network's first round: it stops.
+    model.train(train_data, remaining_time_budget=1.0)
+    assert model.done_training and model._net is None
+    np.testing.assert_array_equal(model.test(test_data), first)
