@@ -43,6 +43,9 @@ DEFAULT_CACHE_DIR = (
 # Threads that decode at once. Decoding is CPU work done without the GIL, so
 # one thread per core keeps every core busy and no more help.
 WORKERS = os.cpu_count() or 1
+# Images are handed to the threads in this many chunks per thread: enough
+# that a thread that drew slow (large) images does not leave the others idle.
+CHUNKS_PER_WORKER = 8
 
 # Bumped whenever the file's structure changes; another version is ignored.
 CACHE_VERSION = 1
@@ -182,14 +185,23 @@ def _try_decode(path: pathlib.Path) -> Size | str:
         return str(e) or type(e).__name__
 
 
+def _decode_chunk(paths: list[pathlib.Path]) -> list[Size | str]:
+    return [_try_decode(path) for path in paths]
+
+
 def _decode_all(paths: list[pathlib.Path], workers: int) -> list[Size | str]:
     """Decodes `paths` with up to `workers` threads; results in order."""
     if workers <= 1 or len(paths) <= 1:
-        return [_try_decode(path) for path in paths]
+        return _decode_chunk(paths)
+    # A task per image would cost the pool about as much as a small JPEG's
+    # decoding; chunks keep that cost small and still balance the threads.
+    size = -(-len(paths) // (workers * CHUNKS_PER_WORKER))
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     with concurrent.futures.ThreadPoolExecutor(
-        max_workers=min(workers, len(paths)), thread_name_prefix="image-check"
+        max_workers=min(workers, len(chunks)), thread_name_prefix="image-check"
     ) as pool:
-        return list(pool.map(_try_decode, paths))
+        return [result for chunk in pool.map(_decode_chunk, chunks)
+                for result in chunk]
 
 
 def _entry(identity: tuple[int, int], result: Size | str) -> Entry:
