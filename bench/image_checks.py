@@ -11,14 +11,14 @@ ways, in the same process:
 1. serial, no cache: one thread, every image decoded (the reference: how
    every run checked its images before the pool and the cache);
 2. parallel, no cache: `--workers` threads, every image decoded;
-3. cached: a second run over a cache filled by a first one (the first run,
-   which decodes in parallel and writes the cache, is timed too);
+3. cached: later runs over a cache filled by a first one (the first run,
+   which decodes in parallel and writes the cache, is timed once, first);
 4. no checks: only the image headers are read, the floor of any check.
 
-The files are warm in the page cache for all of them. Each way runs
-`--repeats` times and the fastest counts: the machine's other load only
-ever adds time. The ratios printed are the serial reference's time over
-each way's (above 1 means faster).
+The files are warm in the page cache for all of them. The four ways run
+in turn, `--repeats` rounds, and each way's fastest run counts: the
+machine's other load only ever adds time. The ratios printed are the
+serial reference's time over each way's (above 1 means faster).
 """
 
 from __future__ import annotations
@@ -64,14 +64,23 @@ def write_dataset(root: pathlib.Path, count: int, side_px: int) -> pathlib.Path:
     return dataset
 
 
-def fastest(repeats: int, run) -> tuple[float, object]:
-    """The shortest wall time of `repeats` calls of `run`, and its result."""
-    best, result = float("inf"), None
+def timed(run) -> tuple[float, object]:
+    """The wall time of one call of `run`, and its result."""
+    started = time.perf_counter()
+    result = run()
+    return time.perf_counter() - started, result
+
+
+def fastest(repeats: int, ways: dict) -> dict:
+    """The shortest time of each way over `repeats` interleaved rounds.
+
+    Interleaving spreads the machine's other load over every way alike.
+    """
+    best = {name: (float("inf"), None) for name in ways}
     for _ in range(repeats):
-        started = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        for name, run in ways.items():
+            best[name] = min(best[name], timed(run), key=lambda r: r[0])
+    return best
 
 
 def summary(splits) -> list:
@@ -96,15 +105,17 @@ def main(argv=None):
         def read(**checks):
             return lambda: layout.read_dataset(dataset, **checks)
 
-        serial_s, serial = fastest(
-            FLAGS.repeats, read(check_workers=1, check_cache=False))
-        parallel_s, parallel = fastest(
-            FLAGS.repeats, read(check_workers=workers, check_cache=False))
-        fill_s, _ = fastest(1, read(check_workers=workers))
-        cached_s, cached = fastest(FLAGS.repeats, read(check_workers=workers))
-        headers_s, _ = fastest(FLAGS.repeats, read(check_images=False))
+        fill_s, _ = timed(read(check_workers=workers))
+        best = fastest(FLAGS.repeats, {
+            "serial": read(check_workers=1, check_cache=False),
+            "parallel": read(check_workers=workers, check_cache=False),
+            "cached": read(check_workers=workers),
+            "headers": read(check_images=False),
+        })
         cache_bytes = sum(p.stat().st_size for p in (tmp / "cache").iterdir())
 
+    (serial_s, serial), (parallel_s, parallel) = best["serial"], best["parallel"]
+    (cached_s, cached), (headers_s, _) = best["cached"], best["headers"]
     same = summary(serial) == summary(parallel) == summary(cached)
     count = sum(len(split) for split in serial)
     print(
