@@ -7,9 +7,11 @@ run. So the images are decoded by a pool of threads (Pillow releases the
 GIL while it decodes), and each result is kept in a cache file per dataset
 folder, so that a later run decodes only the files that are new or changed.
 
-A cache entry is keyed by the image's resolved path and checked against its
-size in bytes and its modification time (ns); a change of either decodes it
-again. The cache only saves work: when it cannot be read or written, a
+A cache entry is keyed by a hash of the image's resolved path and checked
+against its size in bytes and its modification time (ns); a change of
+either decodes it again. The file holds hashes, not paths: a test image's
+folder names its class, and the cache sits where a submission could read
+it. The cache only saves work: when it cannot be read or written, a
 warning names the file and the images are decoded as if it did not exist.
 """
 
@@ -154,7 +156,8 @@ def checked_sizes(
 def _identify(
     path: pathlib.Path, resolved_parents: dict[pathlib.Path, str]
 ) -> tuple[str, tuple[int, int] | None]:
-    """The image's resolved path and (bytes, mtime_ns); None if unreadable.
+    """The image's key (a hash of its resolved path) and (bytes, mtime_ns),
+    or None for an unreadable file.
 
     Resolving a whole path costs several system calls per folder, so each
     folder is resolved once and only a file that is a link is resolved.
@@ -174,7 +177,11 @@ def _identify(
     except OSError:
         # Gone or unreadable: decoding it names the reason; nothing is cached.
         return str(path), None
-    return key, (info.st_size, info.st_mtime_ns)
+    return _hashed(key), (info.st_size, info.st_mtime_ns)
+
+
+def _hashed(resolved_path: str) -> str:
+    return hashlib.sha256(resolved_path.encode("utf-8")).hexdigest()[:32]
 
 
 def _try_decode(path: pathlib.Path) -> Size | str:
