@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
 import pathlib
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
 
+from autocv import image_checks
 from autocv.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,10 @@ TRAIN_FRACTION = 0.8
 # Annotation tools round box corners to whole pixels, so a box may overshoot
 # its image by a fraction of a pixel; anything beyond one pixel is an error.
 BOX_TOLERANCE_PX = 1.0
+
+# Checks that a split's image files decode: (width, height) per file, or
+# None for one that cannot be decoded (logged by name).
+ImageCheck = Callable[[Sequence[pathlib.Path]], list]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +149,8 @@ def read_split(
     split: str,
     class_names: Sequence[str] | None = None,
     check_images: bool = True,
+    check_workers: int | None = None,
+    check_cache: bool = True,
 ) -> Split:
     """Reads and checks one split of a prepared dataset.
 
@@ -152,7 +160,11 @@ def read_split(
         class_names: ImageFolder only: the classes of the train split, which
             every test folder must belong to. None reads them from the folder.
         check_images: decode every image once; an undecodable one is logged
-            by name and excluded.
+            by name and excluded. Results are cached per file (see
+            `autocv.image_checks`), so a later call decodes only new or
+            changed files.
+        check_workers: threads that decode; None means one per CPU core.
+        check_cache: False decodes every image, reading and writing no cache.
 
     Returns:
         The split, examples sorted by image id.
@@ -168,10 +180,19 @@ def read_split(
             f"{dataset_dir} has no {split}/ folder: a prepared dataset needs "
             "both train/ and test/"
         )
+    check = None
+    if check_images:
+        check = functools.partial(
+            image_checks.checked_sizes,
+            dataset_dir=dataset_dir,
+            split=split,
+            workers=check_workers,
+            use_cache=check_cache,
+        )
     if task == DETECTION:
-        result = _read_coco(dataset_dir, split, check_images)
+        result = _read_coco(dataset_dir, split, check)
     else:
-        result = _read_image_folder(dataset_dir, split, class_names, check_images)
+        result = _read_image_folder(dataset_dir, split, class_names, check)
     if not result.examples:
         raise DatasetError(
             f"split {split_dir} has no readable images: add image files "
@@ -181,13 +202,22 @@ def read_split(
 
 
 def read_dataset(
-    dataset_dir: str | pathlib.Path, check_images: bool = True
+    dataset_dir: str | pathlib.Path,
+    check_images: bool = True,
+    check_workers: int | None = None,
+    check_cache: bool = True,
 ) -> tuple[Split, Split]:
-    """Reads the train and test splits, checking them against each other."""
-    train = read_split(dataset_dir, "train", check_images=check_images)
-    test = read_split(
-        dataset_dir, "test", class_names=train.class_names, check_images=check_images
+    """Reads the train and test splits, checking them against each other.
+
+    The arguments are those of `read_split`.
+    """
+    checks = dict(
+        check_images=check_images,
+        check_workers=check_workers,
+        check_cache=check_cache,
     )
+    train = read_split(dataset_dir, "train", **checks)
+    test = read_split(dataset_dir, "test", class_names=train.class_names, **checks)
     if train.task == DETECTION and test.class_names != train.class_names:
         raise DatasetError(
             f"{test.dataset_dir}: the categories of train/{ANNOTATIONS_FILE} and "
@@ -218,7 +248,7 @@ def image_size(path: pathlib.Path, decode: bool) -> tuple[int, int] | None:
             if decode:
                 image.load()
             return image.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except image_checks.DECODE_ERRORS as e:
         log.warning("Skipping image %s: it cannot be decoded (%s)", path, e)
         return None
 
@@ -227,7 +257,7 @@ def _read_image_folder(
     dataset_dir: pathlib.Path,
     split: str,
     class_names: Sequence[str] | None,
-    check_images: bool,
+    check: ImageCheck | None,
 ) -> Split:
     split_dir = dataset_dir / split
     folders = sorted(
@@ -242,23 +272,28 @@ def _read_image_folder(
             "every test class must also be a train class"
         )
     index = {name: i for i, name in enumerate(class_names)}
-    examples = []
-    for folder in folders:
-        for path in sorted((split_dir / folder).rglob("*")):
-            if not is_image_file(path):
-                continue
-            size = image_size(path, decode=check_images)
-            if size is None:
-                continue
-            examples.append(
-                Example(
-                    path=path,
-                    image_id=path.relative_to(split_dir).as_posix(),
-                    width=size[0],
-                    height=size[1],
-                    label=index[folder],
-                )
-            )
+    found = [
+        (path, folder)
+        for folder in folders
+        for path in sorted((split_dir / folder).rglob("*"))
+        if is_image_file(path)
+    ]
+    paths = [path for path, _ in found]
+    if check is None:
+        sizes = [image_size(path, decode=False) for path in paths]
+    else:
+        sizes = check(paths)
+    examples = [
+        Example(
+            path=path,
+            image_id=path.relative_to(split_dir).as_posix(),
+            width=size[0],
+            height=size[1],
+            label=index[folder],
+        )
+        for (path, folder), size in zip(found, sizes)
+        if size is not None
+    ]
     return Split(
         dataset_dir=dataset_dir,
         name=split,
@@ -287,7 +322,9 @@ def _load_json(path: pathlib.Path) -> dict:
     return data
 
 
-def _read_coco(dataset_dir: pathlib.Path, split: str, check_images: bool) -> Split:
+def _read_coco(
+    dataset_dir: pathlib.Path, split: str, check: ImageCheck | None
+) -> Split:
     split_dir = dataset_dir / split
     annotations_path = split_dir / ANNOTATIONS_FILE
     data = _load_json(annotations_path)
@@ -300,19 +337,24 @@ def _read_coco(dataset_dir: pathlib.Path, split: str, check_images: bool) -> Spl
     for ann in data["annotations"]:
         boxes_by_image.setdefault(int(ann["image_id"]), []).append(ann)
 
-    examples = []
+    present = []
     for image in sorted(data["images"], key=lambda i: int(i["id"])):
-        image_id = int(image["id"])
         path = split_dir / IMAGES_FOLDER / image["file_name"]
-        if not is_image_file(path):
+        if is_image_file(path):
+            present.append((image, path))
+        else:
             log.warning(
                 "Skipping image %s of %s: the file is missing",
                 path,
                 annotations_path,
             )
-            continue
-        if check_images and image_size(path, decode=True) is None:
-            continue
+    if check is not None:
+        sizes = check([path for _, path in present])
+        present = [p for p, size in zip(present, sizes) if size is not None]
+
+    examples = []
+    for image, path in present:
+        image_id = int(image["id"])
         width, height = int(image["width"]), int(image["height"])
         boxes, labels = [], []
         for ann in boxes_by_image.get(image_id, ()):

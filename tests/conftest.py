@@ -104,6 +104,18 @@ def tfds_cache(tmp_path_factory) -> Iterator[pathlib.Path]:
         yield cache
 
 
+@pytest.fixture(autouse=True, scope="session")
+def image_check_cache(tmp_path_factory) -> Iterator[pathlib.Path]:
+    """Keeps the tests' cached image checks out of the home, as above.
+
+    A test that needs a cache of its own sets the variable again.
+    """
+    cache = tmp_path_factory.mktemp("image-check-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOCV_IMAGE_CHECK_CACHE", str(cache))
+        yield cache
+
+
 @pytest.fixture
 def classification_dataset(tmp_path) -> pathlib.Path:
     return make_classification_dataset(tmp_path / "data")
