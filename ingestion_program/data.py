@@ -127,3 +127,38 @@ def train_dataset(job: dict[str, Any]) -> tf.data.Dataset:
 def test_dataset(job: dict[str, Any]) -> tf.data.Dataset:
     """The test images alone, uint8 [H, W, 3], in the order of start.json."""
     return _images(job["test_paths"])
+
+
+def split_dataset(split: layout.Split, with_targets: bool = True) -> tf.data.Dataset:
+    """A split's examples in the model API's conventions, read directly.
+
+    For tools and tests that drive a model outside a run (no TFDS cache, no
+    label-free copy): `with_targets=False` gives the images alone, as
+    test() receives them.
+    """
+    image_spec = tf.TensorSpec([None, None, 3], tf.uint8)
+    classification = split.task != DETECTION
+
+    def examples():
+        for example in split.examples:
+            image = decode_rgb(str(example.path))
+            if not with_targets:
+                yield image
+            elif classification:
+                yield image, np.int64(example.label)
+            else:
+                yield image, {"boxes": example.boxes, "labels": example.labels}
+
+    if not with_targets:
+        signature = image_spec
+    elif classification:
+        signature = (image_spec, tf.TensorSpec([], tf.int64))
+    else:
+        signature = (
+            image_spec,
+            {
+                "boxes": tf.TensorSpec([None, 4], tf.float32),
+                "labels": tf.TensorSpec([None], tf.int64),
+            },
+        )
+    return tf.data.Dataset.from_generator(examples, output_signature=signature)

@@ -51,6 +51,21 @@ def _link_or_copy(source: pathlib.Path, target: pathlib.Path) -> None:
         shutil.copyfile(source, target)
 
 
+def dataset_metadata(
+    name: str, train: layout.Split, test: layout.Split, time_budget_s: float
+) -> dict:
+    """What the model is told about a dataset: `api.Metadata`'s fields."""
+    return {
+        "dataset": name,
+        "task": train.task,
+        "class_names": list(train.class_names),
+        "train_size": len(train),
+        "test_size": len(test),
+        "time_budget": time_budget_s,
+        **_size_statistics(train),
+    }
+
+
 def _size_statistics(split: layout.Split) -> dict[str, float]:
     widths = np.array([e.width for e in split.examples], np.float64)
     heights = np.array([e.height for e in split.examples], np.float64)
@@ -171,15 +186,9 @@ class Session:
             train_examples = [
                 {"path": str(e.path), "label": e.label} for e in train.examples
             ]
-        metadata = {
-            "dataset": self.dataset_dir.name,
-            "task": train.task,
-            "class_names": list(train.class_names),
-            "train_size": len(train),
-            "test_size": len(test),
-            "time_budget": self.time_budget_s,
-            **_size_statistics(train),
-        }
+        metadata = dataset_metadata(
+            self.dataset_dir.name, train, test, self.time_budget_s
+        )
         return {
             "task": train.task,
             "time_budget": self.time_budget_s,

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from autocv import alc, api, budgets, layout, metrics
+from ingestion_program import data, session
 
 tf = pytest.importorskip("tensorflow")
 
@@ -42,54 +43,16 @@ def starter():
 
 
 def _metadata(train, test, time_budget_s):
-    widths = np.array([e.width for e in train.examples], np.float64)
-    heights = np.array([e.height for e in train.examples], np.float64)
     return api.Metadata(
-        dataset=train.dataset_dir.name,
-        task=train.task,
-        class_names=train.class_names,
-        train_size=len(train),
-        test_size=len(test),
-        time_budget=time_budget_s,
-        image_width_mean=float(widths.mean()),
-        image_width_std=float(widths.std()),
-        image_height_mean=float(heights.mean()),
-        image_height_std=float(heights.std()),
-        image_width_min=int(widths.min()),
-        image_width_max=int(widths.max()),
-        image_height_min=int(heights.min()),
-        image_height_max=int(heights.max()),
+        **session.dataset_metadata(
+            train.dataset_dir.name, train, test, time_budget_s
+        )
     )
 
 
 def _dataset(split, with_targets):
     """Single unbatched examples in the conventions of the README's model API."""
-    image_spec = tf.TensorSpec([None, None, 3], tf.uint8)
-
-    def examples():
-        for example in split.examples:
-            with Image.open(example.path) as file:
-                image = np.asarray(file.convert("RGB"))  # uint8 [H, W, 3]
-            if not with_targets:
-                yield image
-            elif split.task == layout.CLASSIFICATION:
-                yield image, np.int64(example.label)
-            else:
-                yield image, {"boxes": example.boxes, "labels": example.labels}
-
-    if not with_targets:
-        signature = image_spec
-    elif split.task == layout.CLASSIFICATION:
-        signature = (image_spec, tf.TensorSpec([], tf.int64))
-    else:
-        signature = (
-            image_spec,
-            {
-                "boxes": tf.TensorSpec([None, 4], tf.float32),
-                "labels": tf.TensorSpec([None], tf.int64),
-            },
-        )
-    return tf.data.Dataset.from_generator(examples, output_signature=signature)
+    return data.split_dataset(split, with_targets)
 
 
 def _run(starter, dataset_dir, time_budget_s, score, config=None):
