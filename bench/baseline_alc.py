@@ -6,8 +6,9 @@ r"""ALC of the starter kit against two references, through the same harness.
 Runs run_local_test.py for the starter kit, the first small CNN baseline
 (bench/references/small_cnn) and, on classification only, a scikit-learn
 logistic regression on raw pixels (bench/references/logistic_regression),
-on both embedded samples, one after the other, and prints each ALC and the
-starter kit's ratio to each reference.
+on both embedded samples, one after the other, and prints each ALC with
+its learning curve (seconds since the clock started: score of each
+prediction) and the starter kit's ratio to each reference.
 
 The detection runs train until their budget stops them, so they get their
 own, shorter budget (`--detection_time_budget`): the ALC is then computed
@@ -56,9 +57,12 @@ def main(argv=None):
                 if name == "logistic_regression" and not classification:
                     continue
                 run_dir = pathlib.Path(tmp) / (sample + name)
-                scores[name] = benchlib.sample_alc(
+                result = benchlib.sample_scores(
                     code_dir, sample, run_dir, time_budget_s)
-                print(f"{sample:18s} {name:20s} ALC {scores[name]:.4f}")
+                scores[name] = result["alc"]
+                curve = ", ".join(f"{p['elapsed']:.1f} s: {p['score']:.3f}"
+                                  for p in result["curve"])
+                print(f"{sample:18s} {name:20s} ALC {scores[name]:.4f}  [{curve}]")
             for name, value in scores.items():
                 if name != "starter_kit":
                     ratio = scores["starter_kit"] / max(value, 1e-9)

@@ -19,6 +19,13 @@ def sample_alc(
     Returns:
         The run's ALC (t0 = 60 s).
     """
+    return sample_scores(code_dir, sample, out, time_budget_s)["alc"]
+
+
+def sample_scores(
+    code_dir: pathlib.Path, sample: str, out: pathlib.Path, time_budget_s: float
+) -> dict:
+    """Like `sample_alc`, but returns the whole scores.json (curve included)."""
     subprocess.run(
         [
             sys.executable,
@@ -33,4 +40,4 @@ def sample_alc(
         capture_output=True,
         cwd=REPO,
     )
-    return float(json.loads((out / "scores" / "scores.json").read_text())["alc"])
+    return json.loads((out / "scores" / "scores.json").read_text())
