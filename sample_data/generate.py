@@ -32,7 +32,7 @@ import numpy as np
 from absl import flags
 from PIL import Image
 
-from autocv import layout
+from autocv import cli, layout, manifest
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +85,26 @@ SEED = 20240601
 PNG_COMPRESS_LEVEL = 9
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """Writes both sample datasets under --output_dir.
 
     Args:
         argv: command line, program name first; None reads `sys.argv`.
+
+    Returns:
+        The exit status: 0, or 2 for bad flags.
     """
     # Unparse first, so a second call in one process starts from defaults.
     FLAGS.unparse_flags()
-    FLAGS(sys.argv if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    argv = sys.argv if argv is None else argv
+    if not cli.parse_flags("sample_data.generate", FLAGS, argv, doc=__doc__):
+        return 2
+    cli.setup_logging()
     output_dir = pathlib.Path(FLAGS.output_dir)
     images, targets = _load_digits()
     write_classification(output_dir / CLASSIFICATION_NAME, images, targets)
     write_detection(output_dir / DETECTION_NAME, images, targets)
+    return 0
 
 
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +153,7 @@ def write_classification(
         split = layout.split_of(CLASSIFICATION_NAME, name)
         pixels = np.round(_upscale(ink, size, size) * 255.0).astype(np.uint8)
         _save_png(pixels, dataset_dir / split / str(int(target)) / name)
-    layout.write_manifest(dataset_dir)
+    manifest.write_manifest(dataset_dir)
     log.info("Wrote %d digits to %s", len(images), dataset_dir)
 
 
@@ -284,9 +290,9 @@ def write_detection(
     for split, data in coco.items():
         path = dataset_dir / split / layout.ANNOTATIONS_FILE
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    layout.write_manifest(dataset_dir)
+    manifest.write_manifest(dataset_dir)
     log.info("Wrote %d canvases to %s", NUM_CANVASES, dataset_dir)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -105,7 +105,7 @@ def voc_members() -> list[tuple[str, bytes]]:
 
 def image_folder(root: pathlib.Path, name: str, classes=("a", "b"), per_split=(4, 2)):
     """A prepared ImageFolder dataset with a manifest."""
-    from autocv import layout
+    from autocv import layout, manifest
 
     dataset = root / name
     for s, (split, count) in enumerate(zip(layout.SPLITS, per_split)):
@@ -116,13 +116,13 @@ def image_folder(root: pathlib.Path, name: str, classes=("a", "b"), per_split=(4
                 seed = 100 * c + 10 * s + i
                 data = image_bytes(20 + 2 * i, 16 + c, seed=seed, fmt="PNG")
                 (folder / f"{split}{i}.png").write_bytes(data)
-    layout.write_manifest(dataset)
+    manifest.write_manifest(dataset)
     return dataset
 
 
 def coco_folder(root: pathlib.Path, name: str, per_split=(3, 2)):
     """A prepared COCO dataset (two categories) with a manifest."""
-    from autocv import layout
+    from autocv import layout, manifest
 
     dataset = root / name
     image_id = 0
@@ -147,5 +147,5 @@ def coco_folder(root: pathlib.Path, name: str, per_split=(3, 2)):
         coco = {"images": images, "annotations": annotations,
                 "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}
         (dataset / split / "annotations.json").write_text(json.dumps(coco))
-    layout.write_manifest(dataset)
+    manifest.write_manifest(dataset)
     return dataset

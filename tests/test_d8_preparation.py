@@ -18,7 +18,7 @@ import tarfile
 import meta_dataset_fakes as fakes
 import pytest
 
-from autocv import layout
+from autocv import layout, manifest
 from autocv.errors import DatasetError
 from tfds_builders import archives, d8_source, prepare, registry
 
@@ -41,7 +41,7 @@ def _seed(cache: pathlib.Path, reverse: bool = False) -> None:
 
 
 def _manifest(dataset_dir: pathlib.Path) -> list[dict]:
-    with open(dataset_dir / layout.MANIFEST_FILE, newline="") as f:
+    with open(dataset_dir / manifest.MANIFEST_FILE, newline="") as f:
         return sorted(csv.DictReader(f), key=lambda row: row["path"])
 
 
@@ -59,8 +59,8 @@ def test_d8_archives_become_the_prepared_layout(prepared):
     train, test = layout.read_dataset(root / "brain-tumor")
     assert train.class_names == ("no", "yes")
     assert len(train) + len(test) == len(fakes.classification_members())
-    assert layout.verify_manifest(root / "brain-tumor") == []
-    assert layout.verify_manifest(root / "raccoon") == []
+    assert manifest.verify_manifest(root / "brain-tumor") == []
+    assert manifest.verify_manifest(root / "raccoon") == []
 
     # Every image sits, byte for byte, in the split its source path hashes to.
     expected = sorted(
@@ -107,15 +107,15 @@ def test_boxes_become_exact_coco_pixel_boxes(prepared):
 
 def test_a_second_run_skips_verified_datasets(prepared, caplog):
     root, cache = prepared
-    before = (root / "raccoon" / layout.MANIFEST_FILE).stat().st_mtime_ns
+    before = (root / "raccoon" / manifest.MANIFEST_FILE).stat().st_mtime_ns
     assert prepare.prepare(["raccoon"], root, cache) == {"raccoon": "skipped"}
-    assert (root / "raccoon" / layout.MANIFEST_FILE).stat().st_mtime_ns == before
+    assert (root / "raccoon" / manifest.MANIFEST_FILE).stat().st_mtime_ns == before
 
     # A changed file fails verification, so the dataset is prepared again.
     victim = next((root / "raccoon" / "train" / "images").iterdir())
     victim.write_bytes(b"changed")
     assert prepare.prepare(["raccoon"], root, cache) == {"raccoon": "prepared"}
-    assert layout.verify_manifest(root / "raccoon") == []
+    assert manifest.verify_manifest(root / "raccoon") == []
 
 
 def test_split_and_names_do_not_depend_on_arrival_order(prepared, tmp_path, kaggle_env):

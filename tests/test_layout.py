@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocv import layout
+from autocv import layout, manifest
 from autocv.errors import DatasetError
 from autocv.imaging import decode_rgb
 
@@ -89,11 +89,11 @@ def test_coco_without_annotations_file(detection_dataset):
 
 
 def test_manifest_round_trip(classification_dataset):
-    layout.write_manifest(classification_dataset)
-    assert layout.verify_manifest(classification_dataset) == []
+    manifest.write_manifest(classification_dataset)
+    assert manifest.verify_manifest(classification_dataset) == []
     victim = next((classification_dataset / "test" / "2").glob("*.png"))
     victim.write_bytes(victim.read_bytes() + b"x")
-    problems = layout.verify_manifest(classification_dataset)
+    problems = manifest.verify_manifest(classification_dataset)
     assert len(problems) == 1 and str(victim) in problems[0]
 
 

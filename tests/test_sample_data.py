@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autocv import layout
+from autocv import layout, manifest
 from sample_data import generate
 
 SAMPLE_DIR = pathlib.Path(generate.__file__).resolve().parent
@@ -20,7 +20,7 @@ CLASS_NAMES = tuple(str(c) for c in range(10))
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("sample_data")
-    generate.main(["generate", f"--output_dir={output_dir}"])
+    assert generate.main(["generate", f"--output_dir={output_dir}"]) == 0
     return output_dir
 
 
@@ -32,7 +32,7 @@ def test_committed_sample_is_what_the_generator_writes(regenerated, name):
     # they also depend on the zlib build inside Pillow (zlib or zlib-ng).
     committed = SAMPLE_DIR / name
     fresh = regenerated / name
-    assert layout.verify_manifest(committed) == []
+    assert manifest.verify_manifest(committed) == []
     stale = (
         f"{committed} differs from what sample_data/generate.py writes now: "
         "rerun `python -m sample_data.generate` and commit the result"
@@ -141,3 +141,12 @@ def test_detection_boxes_are_tight(monkeypatch):
             assert box[0].any() and box[-1].any()
             assert box[:, 0].any() and box[:, -1].any()
         assert not np.any(ink & ~covered)
+
+
+def test_generator_flags(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        generate.main(["generate", "--help"])
+    assert exit_.value.code == 0
+    assert "--output_dir" in capsys.readouterr().out
+    assert generate.main(["generate", "--output_dir_typo=x"]) == 2
+    assert "output_dir_typo" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import tqdm
 
-from autocv import layout
+from autocv import manifest
 from autocv.errors import DatasetError
 from tfds_builders import cli, d8_source, registry, writer
 
@@ -48,7 +48,7 @@ _GIB = 2**30
 
 def is_prepared(dataset_dir: pathlib.Path) -> bool:
     """True when the folder holds a complete, unchanged preparation."""
-    return dataset_dir.is_dir() and not layout.verify_manifest(dataset_dir)
+    return dataset_dir.is_dir() and not manifest.verify_manifest(dataset_dir)
 
 
 def check_disk(
@@ -107,7 +107,7 @@ def prepare_one(
     if is_prepared(final):
         log.info("%s: already prepared and verified, skipped", entry.dataset_id)
         return "skipped"
-    if final.exists() and not (final / layout.MANIFEST_FILE).is_file():
+    if final.exists() and not (final / manifest.MANIFEST_FILE).is_file():
         raise DatasetError(
             f"{final} exists but holds no manifest, so it is not a preparation "
             "of this tool: move it away or choose another --root"

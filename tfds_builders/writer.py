@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import tqdm
 from PIL import Image
 
-from autocv import layout
+from autocv import layout, manifest
 from autocv.errors import DatasetError
 from tfds_builders.d8_source import Box, SourceImage
 
@@ -192,7 +192,7 @@ def write_dataset(
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(coco, f, indent=1)
 
-    layout.write_manifest(target)
+    manifest.write_manifest(target)
     report = {
         "dataset": name,
         "task": task,

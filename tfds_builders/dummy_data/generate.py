@@ -23,7 +23,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from autocv import layout
+from autocv import layout, manifest
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -63,7 +63,7 @@ def write_ibeans(root: pathlib.Path) -> None:
                 fmt, suffix = ("JPEG", "jpg") if i % 2 == 0 else ("PNG", "png")
                 data = _image(16 + seed, 12 + seed, seed, fmt)
                 (folder / f"{split}_{i}.{suffix}").write_bytes(data)
-    layout.write_manifest(root / "ibeans")
+    manifest.write_manifest(root / "ibeans")
 
 
 def write_raccoon(root: pathlib.Path) -> None:
@@ -86,7 +86,7 @@ def write_raccoon(root: pathlib.Path) -> None:
                 })
         with open(folder.parent / layout.ANNOTATIONS_FILE, "w", encoding="utf-8") as f:
             json.dump(coco, f, indent=1)
-    layout.write_manifest(root / "raccoon")
+    manifest.write_manifest(root / "raccoon")
 
 
 def main(argv: list[str] | None = None) -> int:
