@@ -8,11 +8,12 @@ global one: the registry and the builders are imported by other programs
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 
 from absl import flags
+
+from autocv import cli
 
 FlagValues = flags.FlagValues
 
@@ -38,20 +39,12 @@ def parse(
     values = FlagValues()
     define(values)
     argv = list(sys.argv if argv is None else argv)
-    if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
-        sys.stderr.write(f"usage: python -m {program} [flags]\n\n")
-        sys.stderr.write(values.get_help() + "\n")
-        raise SystemExit(0)
-    try:
-        values(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"{program}: {e}\nTry --help.\n")
+    doc = f"usage: python -m {program} [flags]"
+    if not cli.parse_flags(program, values, argv, doc=doc):
+        sys.stderr.write("Try --help.\n")
         return None
     return values
 
 
-def setup_logging() -> None:
-    """One logging setup for a tool's run: INFO and above, on stderr."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+# One logging setup for every program of the benchmark.
+setup_logging = cli.setup_logging
