@@ -1,4 +1,4 @@
-"""The starter kit's multi-replica path and its local-preset path.
+"""The starter kit's multi-replica, mixed-precision and local-preset paths.
 
 Each runs in a fresh interpreter: logical devices must be configured before
 TensorFlow starts, and TensorFlow does not survive fork().
@@ -14,8 +14,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
-# Plays the harness on the digits sample for a few rounds: imports the
-# starter kit as the ingestion program does and prints its last score.
+# Plays the harness on a sample for a few rounds: imports the starter kit as
+# the ingestion program does and prints its last score.
 _HARNESS = """
 import importlib.util, pathlib, sys
 import numpy as np
@@ -27,18 +27,34 @@ starter = importlib.util.module_from_spec(spec)
 sys.modules["model"] = starter
 spec.loader.exec_module(starter)
 config = starter.Config(first_round_steps=5, patience_rounds=1, **{config})
-model, curve = t._run(starter, t.DIGITS_DIR, {budget}, t._accuracy, config)
+model, curve = t._run(starter, t.{sample}, {budget}, t.{score}, config)
 print("REPLICAS", model.devices.replicas, "NETWORK", model.backbone)
+print("POLICY", model._net.dtype_policy.name if model._net else None,
+      "OPTIMIZER", type(model._net.optimizer).__name__ if model._net else None)
 print("SCORE", curve[-1][1], "PREDICTIONS", len(curve))
 """
 
 
-def _run(prelude: str, config: str, budget_s: float, tmp_path) -> str:
+def _run(
+    prelude: str,
+    config: str,
+    budget_s: float,
+    tmp_path,
+    sample: str = "DIGITS_DIR",
+    score: str = "_accuracy",
+) -> str:
+    """Runs the harness loop in a fresh interpreter; returns what it printed.
+
+    `sample` and `score` name a sample folder and a scoring function of
+    tests/test_starter_model.py, which also checks every prediction's form.
+    """
     script = textwrap.dedent(prelude) + _HARNESS.format(
         tests=str(REPO / "tests"),
         code=str(REPO / "starter_kit"),
         config=config,
         budget=budget_s,
+        sample=sample,
+        score=score,
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -64,6 +80,28 @@ def test_two_logical_cpus_train_and_predict(tmp_path):
     assert "REPLICAS 2" in out
     score = float(out.split("SCORE")[1].split()[0])
     assert score > 0.1, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sample, score, budget_s, min_score",
+    [
+        ("DIGITS_DIR", "_accuracy", 20.0, 0.5),
+        # One forced round of the detector: its first prediction is valid.
+        ("DETECTION_DIR", "_coco_map", 1.0, 0.0),
+    ],
+)
+def test_float16_mixed_precision_trains_and_predicts(
+    tmp_path, sample, score, budget_s, min_score
+):
+    # The policy a GPU with tensor cores gets, forced here on the CPU (which
+    # emulates float16): the networks must build, train with loss scaling
+    # and return finite float32 predictions under it. The quick linear
+    # classifier is off so that the network makes the predictions.
+    config = "{'mixed_precision': 'on', 'quick_thumbnail_px': 0}"
+    out = _run("", config, budget_s, tmp_path, sample, score)
+    assert "POLICY mixed_float16 OPTIMIZER LossScaleOptimizer" in out, out
+    assert float(out.split("SCORE")[1].split()[0]) >= min_score, out
 
 
 @pytest.mark.slow
