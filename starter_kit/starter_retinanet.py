@@ -120,8 +120,18 @@ class AnchorDetection(detection.Detection):
         return net
 
     def _targets(self, boxes, labels) -> dict:
+        """Pixel boxes and labels in the layout the detector's loss reads.
+
+        The padding entries (label -1) get boxes of -1 as well: keras-cv
+        0.9's YOLOV8Detector.compute_loss tells real boxes from padding by
+        their coordinates alone (`all(boxes > -1)`), and would otherwise
+        count each padding box as an object of no size.
+        """
+        pixels = (boxes * self.input_px).astype(np.float32)
+        if self._is_yolo():
+            pixels[labels < 0] = -1.0
         return {
-            "boxes": (boxes * self.input_px).astype(np.float32),
+            "boxes": pixels,
             self._labels_key: labels.astype(
                 np.float32 if self._is_yolo() else np.int32
             ),
