@@ -84,8 +84,11 @@ class Config:
     retinanet_head_layers: int = 1
     yolo_widths: tuple[int, ...] = (32, 64, 128, 256)
 
-    # Devices: "auto", "tpu", "gpu" or "cpu"; mixed precision "auto" (on a
-    # TPU or a recent GPU), "on" or "off". Batch sizes below are per replica.
+    # Devices: "auto", "tpu", "gpu" or "cpu". Mixed precision: "auto" (on a
+    # TPU or a GPU with tensor cores), "on" (the device's half type:
+    # bfloat16 on a TPU, float16 elsewhere), "off", or the half type named:
+    # "float16" or "bfloat16" (e.g. on an Ampere or Hopper GPU, where
+    # bfloat16 needs no loss scaling). Batch sizes below are per replica.
     devices: str = "auto"
     mixed_precision: str = "auto"
     # Input-size ceilings on a GPU or TPU, in place of the CPU ones below.
@@ -185,6 +188,22 @@ class Config:
     budget_safety_factor: float = 1.25
     budget_margin_s: float = 5.0
     min_round_fraction: float = 0.5
+
+    def __post_init__(self):
+        """Checks the knobs that take one of a few names."""
+        choices = {
+            "classification_backbone": ("auto", "small_cnn", *backbones.BACKBONES),
+            "detector": ("centernet", *starter_retinanet.BUILDERS),
+            "devices": starter_devices.DEVICE_CHOICES,
+            "mixed_precision": tuple(starter_devices.PRECISION_CHOICES),
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(
+                    f"Config.{name} must be one of {', '.join(allowed)}. "
+                    f"Received: {name}={value!r}"
+                )
 
 
 class Model:

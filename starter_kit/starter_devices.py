@@ -4,11 +4,13 @@
 `TPU_NAME` environment variable), several GPUs (MirroredStrategy), several
 logical CPU devices configured before TensorFlow started (MirroredStrategy
 over them; this is how the multi-replica path is tested without GPUs), and
-otherwise the default strategy on the one GPU or the CPU.
+otherwise the default strategy on the one GPU or the CPU. `devices="cpu"`
+keeps the network on the CPU even where a GPU is present.
 
 Mixed precision follows the device: bfloat16 on a TPU, float16 on a GPU of
 compute capability 7.0 or newer (tensor cores), float32 elsewhere, where
-half precision would only be emulated and slower.
+half precision would only be emulated and slower. `Config.mixed_precision`
+can force it on or off, or name the half type.
 """
 
 from __future__ import annotations
@@ -24,6 +26,18 @@ log = logging.getLogger(__name__)
 
 # The oldest GPU compute capability whose tensor cores speed up float16.
 MIN_FLOAT16_CAPABILITY = (7, 0)
+
+# The values of `Config.devices`.
+DEVICE_CHOICES = ("auto", "tpu", "gpu", "cpu")
+# `Config.mixed_precision` values that name a Keras dtype policy; "auto"
+# and "on" are decided by the device.
+PRECISION_CHOICES = {
+    "auto": None,
+    "on": None,
+    "off": "float32",
+    "float16": "mixed_float16",
+    "bfloat16": "mixed_bfloat16",
+}
 
 
 @dataclasses.dataclass
@@ -62,12 +76,28 @@ def _gpu_supports_float16(gpu) -> bool:
     return tuple(capability) >= MIN_FLOAT16_CAPABILITY
 
 
+def _precision(wanted: str, kind: str) -> str:
+    """The Keras dtype policy for `Config.mixed_precision` on a device kind."""
+    named = PRECISION_CHOICES[wanted]
+    if named:
+        return named
+    half = "mixed_bfloat16" if kind == "tpu" else "mixed_float16"
+    if wanted == "on" or kind == "tpu":
+        return half
+    if kind == "gpu" and _gpu_supports_float16(
+        tf.config.list_physical_devices("GPU")[0]
+    ):
+        return half
+    return "float32"
+
+
 def choose(config) -> Devices:
     """Picks the strategy and precision; `config.devices` may force a kind.
 
     Args:
         config: the baseline's `Config`; reads `devices` ("auto", "tpu",
-            "gpu" or "cpu") and `mixed_precision` ("auto", "on", "off").
+            "gpu" or "cpu") and `mixed_precision` (a key of
+            `PRECISION_CHOICES`).
 
     Returns:
         The `Devices`; the global Keras dtype policy is set to its precision.
@@ -86,21 +116,20 @@ def choose(config) -> Devices:
     elif strategy is None and len(cpus) > 1:
         # Several logical CPUs exist only when someone configured them.
         strategy = tf.distribute.MirroredStrategy([d.name for d in cpus])
+    if strategy is None and wanted == "cpu":
+        # The default strategy would still place the network on a GPU.
+        strategy = tf.distribute.OneDeviceStrategy(cpus[0].name)
     if strategy is None:
         strategy = tf.distribute.get_strategy()
 
-    precision = "float32"
-    if config.mixed_precision == "on" or (
-        config.mixed_precision == "auto"
-        and (
-            kind == "tpu"
-            or (
-                kind == "gpu"
-                and _gpu_supports_float16(tf.config.list_physical_devices("GPU")[0])
-            )
+    if wanted != "auto" and kind != wanted:
+        log.warning(
+            "Config.devices=%r, but no %s was found: using the %s",
+            wanted,
+            wanted.upper(),
+            kind.upper(),
         )
-    ):
-        precision = "mixed_bfloat16" if kind == "tpu" else "mixed_float16"
+    precision = _precision(config.mixed_precision, kind)
     keras.mixed_precision.set_global_policy(precision)
     devices = Devices(strategy, kind, strategy.num_replicas_in_sync, precision)
     log.info(

@@ -282,3 +282,18 @@ def test_quick_prediction_comes_first_and_stands_without_time(starter):
     model.train(train_data, remaining_time_budget=1.0)
     assert model.done_training and model._net is None
     np.testing.assert_array_equal(model.test(test_data), first)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("classification_backbone", "resnet50"),
+        ("detector", "yolo"),
+        ("devices", "cuda"),
+        ("mixed_precision", "half"),
+    ],
+)
+def test_a_knob_outside_its_choices_is_refused_by_name(starter, name, value):
+    with pytest.raises(ValueError, match=rf"Config\.{name} must be one of .*"
+                       rf"Received: {name}='{value}'"):
+        starter.Config(**{name: value})
