@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import shutil
 
 import pytest
 
@@ -69,3 +70,30 @@ def test_harness_failure_exits_non_zero(tmp_path, capsys):
         "--noprogress"])
     assert code == 1
     assert "no readable images" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_an_edited_copy_of_the_starter_kit_runs_from_anywhere(tmp_path, capsys):
+    # What a participant does: copy the folder, edit a knob of Config, and
+    # point --code_dir at the copy. The copy imports its own sibling
+    # modules, not the project's.
+    copy = tmp_path / "elsewhere" / "my_submission"
+    shutil.copytree(REPO / "starter_kit", copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    model_py = copy / "model.py"
+    source = model_py.read_text(encoding="utf-8")
+    knob = "    quick_thumbnail_px: int = 8\n"
+    assert knob in source
+    model_py.write_text(source.replace(knob, "    quick_thumbnail_px: int = 0\n"),
+                        encoding="utf-8")
+    out = tmp_path / "run"
+    code = run_local_test.main([
+        "run_local_test", f"--dataset_dir={SAMPLES / 'digits'}",
+        f"--code_dir={copy}", "--time_budget=60", f"--output_dir={out}",
+        "--noprogress"])
+    assert code == 0, capsys.readouterr().out
+    assert scores_of(out)["final_score"] > 0.8
+    log_text = (out / "ingestion.log").read_text(encoding="utf-8")
+    # The edit took effect: no quick linear classifier was fitted.
+    assert " model INFO Model for classification" in log_text
+    assert "Quick linear classifier" not in log_text
