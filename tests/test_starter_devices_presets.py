@@ -160,3 +160,23 @@ def test_an_unreachable_preset_name_falls_back_to_random_weights(
     monkeypatch.setattr(backbones, "PRESET_HOSTS", ("unreachable.invalid",))
     assert backbones.load_preset("resnet_18_imagenet") is None
     assert "random initialisation" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "wanted, kind, policy",
+    [
+        ("auto", "cpu", "float32"),
+        ("auto", "tpu", "mixed_bfloat16"),
+        ("on", "cpu", "mixed_float16"),
+        ("on", "tpu", "mixed_bfloat16"),
+        ("off", "tpu", "float32"),
+        ("float16", "tpu", "mixed_float16"),
+        ("bfloat16", "cpu", "mixed_bfloat16"),
+    ],
+)
+def test_the_precision_follows_the_knob_and_the_device(
+    monkeypatch, wanted, kind, policy
+):
+    monkeypatch.syspath_prepend(str(REPO / "starter_kit"))
+    devices = pytest.importorskip("starter_devices")
+    assert devices._precision(wanted, kind) == policy
