@@ -109,7 +109,7 @@ def choose(config) -> Devices:
         kind = "tpu" if strategy else "cpu"
     gpus = tf.config.list_logical_devices("GPU")
     cpus = tf.config.list_logical_devices("CPU")
-    if strategy is None and wanted in ("auto", "gpu") and gpus:
+    if strategy is None and wanted != "cpu" and gpus:
         kind = "gpu"
         if len(gpus) > 1:
             strategy = tf.distribute.MirroredStrategy([d.name for d in gpus])
