@@ -35,3 +35,9 @@ def test_the_colab_notebook_runs_on_the_cpu(tmp_path, monkeypatch):
         if "image/png" in output.get("data", {})
     ]
     assert len(images) == 1
+    # The device cell reports the starter kit's own choice, here the CPU.
+    printed = "".join(
+        output.get("text", "") for cell in notebook.cells
+        if cell.cell_type == "code" for output in cell.get("outputs", [])
+    )
+    assert "cpu: 1 replica(s), float32" in printed
