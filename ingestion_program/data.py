@@ -15,6 +15,7 @@ import logging
 import os
 import pathlib
 import re
+import time
 from typing import Any
 
 import numpy as np
@@ -105,7 +106,19 @@ def train_dataset(job: dict[str, Any]) -> tf.data.Dataset:
     with open(cache_dir / "locks" / name.replace("/", "_"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         builder = tfds.builder(name, data_dir=str(cache_dir))
-        builder.download_and_prepare()
+        if builder.is_prepared():
+            log.info("Training split read from the TFDS cache %s", builder.data_dir)
+        else:
+            # TFDS's own progress bars would fill the log file with
+            # terminal escapes; one line before and after says enough.
+            tfds.disable_progress_bar()
+            log.info("Preparing the training split into the TFDS cache %s "
+                     "(once per set of training files)", builder.data_dir)
+            started = time.monotonic()
+            builder.download_and_prepare()
+            log.info("Prepared %d training examples in %.1f s",
+                     builder.info.splits["train"].num_examples,
+                     time.monotonic() - started)
     examples = builder.as_dataset(split="train", shuffle_files=False)
     if builder.info.splits["train"].num_examples != len(job["train"]):
         log.warning(
