@@ -120,8 +120,12 @@ class Config:
     # Classification's first prediction comes from a linear least-squares
     # classifier on thumbnails this many pixels wide, fitted in a fraction
     # of a second before the network's first round (starter_linear.py);
-    # 0 turns it off. It needs the training data cached.
+    # 0 turns it off. On a larger training set it is fitted on the first
+    # `quick_max_examples` only, so that the first prediction does not wait
+    # for the whole set to be read; the validation split is then drawn from
+    # the other examples, and the classifier is scored again on it.
     quick_thumbnail_px: int = 8
+    quick_max_examples: int = 2000
     # Examples per test() or validation forward pass.
     predict_batch_size: int = 256
     # Batch normalisation momentum. Keras' 0.99 (and even 0.9) leaves the
@@ -261,6 +265,9 @@ class Model:
         self._validation = None  # (images, targets), or None
         self._test_images = None  # uint8 [test_size, S, S, 3] once cached
         self._quick: starter_linear.QuickLinear | None = None
+        # The first examples the quick classifier was fitted on, when it
+        # read only part of a large training set; 0 otherwise.
+        self._quick_examples = 0
 
         self._schedule = starter_schedule.Schedule(c)
         self._best_weights = None
@@ -283,19 +290,20 @@ class Model:
         began = time.monotonic()
         remaining_s = self._remaining_s(remaining_time_budget)
         schedule = self._schedule
-        if self._batches is None:
-            self._prepare(dataset)
-            if self._fit_quick():
-                # The first test() predicts with the quick classifier.
-                schedule.tested()
-                return
-        if self._net is None:
-            if self._quick is not None and remaining_s <= self.config.budget_margin_s:
+        if self._batches is None and self._quick is None and self._fit_quick(dataset):
+            # The first test() predicts with the quick classifier.
+            schedule.tested()
+            return
+        if self._net is None and self._quick is not None:
+            if remaining_s <= self.config.budget_margin_s:
                 self._stop(
                     f"no time for the network's first round: {remaining_s:.1f} s "
                     "left; the quick classifier's prediction stands"
                 )
                 return
+        if self._batches is None:
+            self._prepare(dataset)
+        if self._net is None:
             self._build()
         while not self.done_training:
             spent_s = time.monotonic() - began
@@ -359,7 +367,9 @@ class Model:
     def _prepare(self, dataset) -> None:
         """Caches (or streams) the training data."""
         began = time.monotonic()
-        batches, validation = self._task.load(dataset, self._rng)
+        batches, validation = self._task.load(
+            dataset, self._rng, validation_after=self._quick_examples
+        )
         self._batches, self._validation = batches, validation
         log.info(
             "Prepared %s training data (%d validation examples) in %.1f s",
@@ -367,33 +377,66 @@ class Model:
             0 if validation is None else len(validation[0]),
             time.monotonic() - began,
         )
+        if self._quick_examples and validation is not None:
+            # The quick classifier saw none of this split: its score here
+            # is the floor the network must beat.
+            score = self._quick.score(*validation)
+            self._schedule.rebase_floor(score)
+            log.info("Quick classifier's score on this validation split: %.4f", score)
 
-    def _fit_quick(self) -> bool:
+    def _fit_quick(self, dataset) -> bool:
         """Fits the quick linear classifier when it applies.
 
+        Reads the first `quick_max_examples` training examples (more when
+        some class has not appeared yet). When that is the whole set, it is
+        cached as the training data; otherwise the whole set is read by the
+        next train() call.
+
         Returns:
-            True when it was fitted: classification, turned on, and the
-            training data cached.
+            True when it was fitted: classification, turned on, and
+            `quick_max_examples` fit in the cache.
         """
-        c = self.config
-        classification = isinstance(self._task, tasks.Classification)
-        if not (classification and c.quick_thumbnail_px and self._batches.cached):
+        c, task = self.config, self._task
+        classification = isinstance(task, tasks.Classification)
+        if not (
+            classification
+            and c.quick_thumbnail_px
+            and task.fits_in_memory(c.quick_max_examples)
+        ):
             return False
         began = time.monotonic()
-        images, labels = self._batches.arrays
+        arrays, whole = task.read_first(dataset, c.quick_max_examples)
+        count = len(arrays[0])
+        if whole:
+            (images, labels), validation = task.split(
+                arrays, self._rng, task.validation_size(task.train_size)
+            )
+            self._batches = tasks.Batches(
+                task.batch_size, self._rng, arrays=(images, labels)
+            )
+            self._validation = validation
+        else:
+            (images, labels), validation = task.split(
+                arrays, self._rng, task.validation_size(count)
+            )
+            self._quick_examples = count
+        read_s = time.monotonic() - began
         self._quick = starter_linear.QuickLinear(
             self.num_classes, c.quick_thumbnail_px
         )
-        score = self._quick.fit(images, labels, self._validation)
+        score = self._quick.fit(images, labels, validation)
         if score is not None:
             self._schedule.floor_score = score
         log.info(
-            "Quick linear classifier on %d px thumbnails (penalty %g): "
-            "validation score %s, fitted in %.2f s",
+            "Quick linear classifier on %d px thumbnails of %s (%d examples, "
+            "read in %.1f s; penalty %g): validation score %s, fitted in %.2f s",
             min(c.quick_thumbnail_px, self.input_px),
+            "the whole training set" if whole else "the first training examples",
+            count,
+            read_s,
             self._quick.penalty,
             "none" if score is None else f"{score:.4f}",
-            time.monotonic() - began,
+            time.monotonic() - began - read_s,
         )
         return True
 

@@ -105,12 +105,18 @@ class QuickLinear:
         best = -1.0
         for penalty in PENALTIES:
             weights = solve(penalty)
-            predicted = np.argmax(val_features @ weights, axis=1)
+            outputs = val_features @ weights + self._target_mean
+            predicted = np.argmax(outputs, axis=1)
             score = balanced_accuracy(predicted, validation[1])
             if score > best:
                 best, self.penalty, self._weights = score, float(penalty), weights
         self.alpha = self.penalty * scale
         return best
+
+    def score(self, images: np.ndarray, labels: np.ndarray) -> float:
+        """The balanced accuracy on uint8 images and integer labels."""
+        predicted = np.argmax(self.decision_function(images), axis=1)
+        return balanced_accuracy(predicted, labels)
 
     def decision_function(self, images: np.ndarray) -> np.ndarray:
         """The regression's outputs, one-hot-like rows [N, num_classes]."""

@@ -117,6 +117,12 @@ class Schedule:
             gain >= self.config.test_min_gain or spent_s >= self.config.max_train_call_s
         )
 
+    def rebase_floor(self, score: float) -> None:
+        """The prediction without the network scored `score` on a new
+        validation split: it is the floor, and what the last test() scored."""
+        self.floor_score = score
+        self.score_at_test = self.predicting_score()
+
     def network_predicts(self) -> bool:
         """True when the network scores above the floor (or no floor)."""
         return self.best_score > self.floor_score

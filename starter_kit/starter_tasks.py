@@ -119,40 +119,79 @@ class Task:
         size = num_examples * self.input_px * self.input_px * 3
         return size <= self.config.cache_max_bytes
 
-    def load(self, dataset, rng: np.random.Generator):
-        """Training batches and the validation split (or None) of a dataset."""
+    def validation_size(self, num_examples: int) -> int:
+        """Examples to hold out of `num_examples`: 0 below the minimum."""
         c = self.config
-        validation_size = min(
-            int(self.train_size * c.validation_fraction), c.validation_max_examples
-        )
-        if validation_size < c.validation_min_examples:
-            validation_size = 0
-        validation = None
+        size = min(int(num_examples * c.validation_fraction), c.validation_max_examples)
+        return size if size >= c.validation_min_examples else 0
+
+    def split(self, arrays: tuple, rng, validation_size: int, validation_after=0):
+        """Cached arrays -> (training arrays, validation arrays or None).
+
+        The validation examples are drawn at random from those after the
+        first `validation_after`, which all stay in the training arrays.
+        """
+        count = len(arrays[0])
+        first = min(validation_after, count)
+        order = first + rng.permutation(count - first)
+        validation_size = min(validation_size, len(order))
+        validation = _take(arrays, order[:validation_size]) if validation_size else None
+        train = _take(arrays, np.concatenate([np.arange(first), order[validation_size:]]))
+        return train, validation
+
+    def load(self, dataset, rng: np.random.Generator, validation_after: int = 0):
+        """Training batches and the validation split (or None) of a dataset.
+
+        Args:
+            validation_after: validation examples come from the examples
+                after this many (the quick classifier was fitted on those
+                first ones, and is scored again on this split).
+        """
+        validation_size = self.validation_size(self.train_size)
         if self.fits_in_memory(self.train_size):
-            arrays = self.read(dataset)
-            order = rng.permutation(len(arrays[0]))
-            if validation_size:
-                validation = _take(arrays, order[:validation_size])
-            train = _take(arrays, order[validation_size:])
-            batches = Batches(self.batch_size, rng, arrays=train)
-        else:
-            # Streaming: the first examples are held out; the rest are
-            # shuffled through a buffer, batch by batch, every round.
-            if validation_size:
-                validation = self.read(dataset.take(validation_size))
-            stream = self.batched(
-                dataset.skip(validation_size)
-                .shuffle(STREAM_SHUFFLE_EXAMPLES, seed=c.seed)
-                .repeat(),
-                self.batch_size,
-            ).prefetch(tf.data.AUTOTUNE)
-            batches = Batches(self.batch_size, rng, stream=stream.as_numpy_iterator())
-        return batches, validation
+            train, validation = self.split(
+                self.read(dataset), rng, validation_size, validation_after
+            )
+            return Batches(self.batch_size, rng, arrays=train), validation
+        # Streaming: the examples right after the first `validation_after`
+        # are held out; the rest are shuffled through a buffer, batch by
+        # batch, every round.
+        first, validation = validation_after, None
+        if validation_size:
+            validation = self.read(dataset.skip(first).take(validation_size))
+        rest = dataset.take(first).concatenate(dataset.skip(first + validation_size))
+        stream = self.batched(
+            rest.shuffle(STREAM_SHUFFLE_EXAMPLES, seed=self.config.seed).repeat(),
+            self.batch_size,
+        ).prefetch(tf.data.AUTOTUNE)
+        return Batches(self.batch_size, rng, stream=stream.as_numpy_iterator()), validation
 
     def read(self, dataset) -> tuple:
         """Every example of a dataset, resized, as numpy arrays."""
         parts = list(self.batched(dataset, READ_BATCH_SIZE).as_numpy_iterator())
         return self.concatenate(parts)
+
+    def read_first(self, dataset, min_examples: int) -> tuple[tuple, bool]:
+        """The first examples of a dataset, resized, as numpy arrays.
+
+        Reads at least `min_examples`, and on until every class has
+        appeared (a dataset sorted by class is then read whole), but no
+        more than the cache limit holds.
+
+        Returns:
+            (arrays, True when they are the whole dataset).
+        """
+        parts, count = [], 0
+        seen = np.zeros(self.num_classes, bool)
+        for part in self.batched(dataset, READ_BATCH_SIZE).as_numpy_iterator():
+            parts.append(part)
+            count += len(part[0])
+            seen[part[1]] = True
+            enough = count >= min_examples and seen.all()
+            if enough or not self.fits_in_memory(count + READ_BATCH_SIZE):
+                # Stopped early, unless that was the last example.
+                return self.concatenate(parts), count >= self.train_size > 0
+        return self.concatenate(parts), True
 
     def shift(self, images: np.ndarray, rng: np.random.Generator):
         """Random shifts (edge-padded) and optional mirroring of a batch.
