@@ -317,9 +317,13 @@ def test_validation_skips_the_examples_the_quick_classifier_saw(
     assert trained == set(range(count)) - held_out
 
 
-def test_quick_classifier_reads_only_the_first_examples_of_a_large_set(starter):
+# 2 MB holds the first 500 images at 32 px, not the whole training set.
+@pytest.mark.parametrize("cache_max_bytes", [2**31, 2 * 10**6], ids=["cached", "streamed"])
+def test_quick_classifier_reads_only_the_first_examples_of_a_large_set(
+    starter, cache_max_bytes
+):
     train, test = layout.read_dataset(DIGITS_DIR)
-    config = starter.Config(quick_max_examples=500)
+    config = starter.Config(quick_max_examples=500, cache_max_bytes=cache_max_bytes)
     model = starter.Model(_metadata(train, test, 60.0), config)
     # In a fixed random order, as the harness's TFDS split is.
     train_data = _dataset(train, True).shuffle(
@@ -334,6 +338,7 @@ def test_quick_classifier_reads_only_the_first_examples_of_a_large_set(starter):
     model.train(train_data, remaining_time_budget=60.0)
     # The whole set is read now; the quick classifier is scored again on
     # a validation split of examples it never saw.
+    assert model._batches.cached == (cache_max_bytes > 2 * 10**6)
     assert len(model._validation[1]) == int(0.1 * len(train))
     assert model._schedule.floor_score == model._quick.score(*model._validation)
     assert _accuracy(test, model.test(test_data)) >= 0.8
