@@ -8,8 +8,10 @@ that ingestion made, so no test label ever reaches the model's process.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -106,16 +108,19 @@ def train_dataset(job: dict[str, Any]) -> tf.data.Dataset:
     with open(cache_dir / "locks" / name.replace("/", "_"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         builder = tfds.builder(name, data_dir=str(cache_dir))
-        if builder.is_prepared():
+        # (builder.is_prepared() would log a warning when it is not.)
+        if (pathlib.Path(builder.data_dir) / "dataset_info.json").is_file():
             log.info("Training split read from the TFDS cache %s", builder.data_dir)
         else:
-            # TFDS's own progress bars would fill the log file with
-            # terminal escapes; one line before and after says enough.
+            # TFDS's own progress bars and bold "Downloading and preparing"
+            # lines would fill the log file with terminal escapes (and talk
+            # of a download); one line before and after says enough.
             tfds.disable_progress_bar()
             log.info("Preparing the training split into the TFDS cache %s "
                      "(once per set of training files)", builder.data_dir)
             started = time.monotonic()
-            builder.download_and_prepare()
+            with contextlib.redirect_stdout(io.StringIO()):
+                builder.download_and_prepare()
             log.info("Prepared %d training examples in %.1f s",
                      builder.info.splits["train"].num_examples,
                      time.monotonic() - started)

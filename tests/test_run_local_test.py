@@ -37,6 +37,11 @@ def test_starter_kit_on_each_sample(tmp_path, capsys, dataset, metric):
     # The model's own log lines (what it chose, why it stopped) are kept.
     log_text = (out / "ingestion.log").read_text(encoding="utf-8")
     assert " model INFO Model for " in log_text
+    # Where the training split came from, in plain lines: no terminal
+    # escapes from TFDS's progress bars or bold prints.
+    assert ("data INFO Preparing the training split" in log_text
+            or "data INFO Training split read from the TFDS cache" in log_text)
+    assert "\x1b[" not in log_text
     if dataset == "digits":
         assert scores["final_score"] > 0.8
 
