@@ -377,10 +377,16 @@ class Model:
             0 if validation is None else len(validation[0]),
             time.monotonic() - began,
         )
-        if self._quick_examples and validation is not None:
-            # The quick classifier saw none of this split: its score here
-            # is the floor the network must beat.
-            score = self._quick.score(*validation)
+        if self._quick_examples:
+            if validation is None:
+                # It read every example (the metadata counted more): no
+                # unseen ones are left to score it on, so the network's
+                # rounds decide from here.
+                score = -math.inf
+            else:
+                # It saw none of this split: its score here is the floor
+                # the network must beat.
+                score = self._quick.score(*validation)
             self._schedule.rebase_floor(score)
             log.info("Quick classifier's score on this validation split: %.4f", score)
 

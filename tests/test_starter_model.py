@@ -6,6 +6,7 @@ test() within a time budget, and score every prediction with the
 benchmark's metrics.
 """
 
+import dataclasses
 import importlib.util
 import json
 import pathlib
@@ -342,6 +343,28 @@ def test_quick_classifier_reads_only_the_first_examples_of_a_large_set(
     assert len(model._validation[1]) == int(0.1 * len(train))
     assert model._schedule.floor_score == model._quick.score(*model._validation)
     assert _accuracy(test, model.test(test_data)) >= 0.8
+
+
+def test_network_takes_over_when_no_unseen_example_is_left_to_validate(starter):
+    train, test = layout.read_dataset(DIGITS_DIR)
+    metadata = _metadata(train, test, 60.0)
+    # The metadata counts more examples than the dataset holds, so reading
+    # all of them does not look like the whole set.
+    metadata = dataclasses.replace(metadata, train_size=len(train) + 10)
+    model = starter.Model(metadata, starter.Config(quick_max_examples=len(train)))
+    train_data = _dataset(train, True).shuffle(
+        len(train), seed=0, reshuffle_each_iteration=False
+    )
+    test_data = _dataset(test, False)
+    model.train(train_data, remaining_time_budget=60.0)
+    assert model._quick_examples == len(train)
+    quick = model.test(test_data)
+    model.train(train_data, remaining_time_budget=60.0)
+    assert model._validation is None and model._schedule.floor_score == -np.inf
+    assert model._schedule.network_predicts()
+    network = model.test(test_data)
+    assert not np.array_equal(network, quick)
+    assert _accuracy(test, network) > 0.1
 
 
 def test_quick_classifier_reads_a_set_sorted_by_class_whole(starter):
