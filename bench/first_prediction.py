@@ -107,7 +107,8 @@ def main(argv=None):
                 f"predictions, final {scores['final_score']:.3f}, "
                 f"ALC {scores['alc']:.4f}"
             )
-        (kit_s, kit_alc), (ref_s, ref_alc) = results["starter_kit"], results["reference"]
+        kit_s, kit_alc = results["starter_kit"]
+        ref_s, ref_alc = results["reference"]
         print(f"first prediction, reference / starter_kit: {ref_s / kit_s:.2f}")
         print(f"ALC, starter_kit / reference: {kit_alc / ref_alc:.3f}")
 

@@ -294,13 +294,13 @@ class Model:
             # The first test() predicts with the quick classifier.
             schedule.tested()
             return
-        if self._net is None and self._quick is not None:
-            if remaining_s <= self.config.budget_margin_s:
-                self._stop(
-                    f"no time for the network's first round: {remaining_s:.1f} s "
-                    "left; the quick classifier's prediction stands"
-                )
-                return
+        no_time = remaining_s <= self.config.budget_margin_s
+        if self._net is None and self._quick is not None and no_time:
+            self._stop(
+                f"no time for the network's first round: {remaining_s:.1f} s "
+                "left; the quick classifier's prediction stands"
+            )
+            return
         if self._batches is None:
             self._prepare(dataset)
         if self._net is None:
@@ -414,13 +414,8 @@ class Model:
         arrays, whole = task.read_first(dataset, c.quick_max_examples)
         count = len(arrays[0])
         if whole:
-            (images, labels), validation = task.split(
-                arrays, self._rng, task.validation_size(task.train_size)
-            )
-            self._batches = tasks.Batches(
-                task.batch_size, self._rng, arrays=(images, labels)
-            )
-            self._validation = validation
+            self._batches, validation = task.cached(arrays, self._rng)
+            (images, labels), self._validation = self._batches.arrays, validation
         else:
             (images, labels), validation = task.split(
                 arrays, self._rng, task.validation_size(count)

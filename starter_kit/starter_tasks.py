@@ -135,9 +135,18 @@ class Task:
         first = min(validation_after, count)
         order = first + rng.permutation(count - first)
         validation_size = min(validation_size, len(order))
-        validation = _take(arrays, order[:validation_size]) if validation_size else None
-        train = _take(arrays, np.concatenate([np.arange(first), order[validation_size:]]))
-        return train, validation
+        validation = None
+        if validation_size:
+            validation = _take(arrays, order[:validation_size])
+        kept = np.concatenate([np.arange(first), order[validation_size:]])
+        return _take(arrays, kept), validation
+
+    def cached(self, arrays: tuple, rng, validation_after: int = 0):
+        """Training batches and the validation split (or None) of the whole
+        training set, read into `arrays`; see `split`."""
+        validation_size = self.validation_size(self.train_size)
+        train, validation = self.split(arrays, rng, validation_size, validation_after)
+        return Batches(self.batch_size, rng, arrays=train), validation
 
     def load(self, dataset, rng: np.random.Generator, validation_after: int = 0):
         """Training batches and the validation split (or None) of a dataset.
@@ -147,12 +156,9 @@ class Task:
                 after this many (the quick classifier was fitted on those
                 first ones, and is scored again on this split).
         """
-        validation_size = self.validation_size(self.train_size)
         if self.fits_in_memory(self.train_size):
-            train, validation = self.split(
-                self.read(dataset), rng, validation_size, validation_after
-            )
-            return Batches(self.batch_size, rng, arrays=train), validation
+            return self.cached(self.read(dataset), rng, validation_after)
+        validation_size = self.validation_size(self.train_size)
         # Streaming: the examples right after the first `validation_after`
         # are held out; the rest are shuffled through a buffer, batch by
         # batch, every round.
@@ -164,34 +170,13 @@ class Task:
             rest.shuffle(STREAM_SHUFFLE_EXAMPLES, seed=self.config.seed).repeat(),
             self.batch_size,
         ).prefetch(tf.data.AUTOTUNE)
-        return Batches(self.batch_size, rng, stream=stream.as_numpy_iterator()), validation
+        batches = Batches(self.batch_size, rng, stream=stream.as_numpy_iterator())
+        return batches, validation
 
     def read(self, dataset) -> tuple:
         """Every example of a dataset, resized, as numpy arrays."""
         parts = list(self.batched(dataset, READ_BATCH_SIZE).as_numpy_iterator())
         return self.concatenate(parts)
-
-    def read_first(self, dataset, min_examples: int) -> tuple[tuple, bool]:
-        """The first examples of a dataset, resized, as numpy arrays.
-
-        Reads at least `min_examples`, and on until every class has
-        appeared (a dataset sorted by class is then read whole), but no
-        more than the cache limit holds.
-
-        Returns:
-            (arrays, True when they are the whole dataset).
-        """
-        parts, count = [], 0
-        seen = np.zeros(self.num_classes, bool)
-        for part in self.batched(dataset, READ_BATCH_SIZE).as_numpy_iterator():
-            parts.append(part)
-            count += len(part[0])
-            seen[part[1]] = True
-            enough = count >= min_examples and seen.all()
-            if enough or not self.fits_in_memory(count + READ_BATCH_SIZE):
-                # Stopped early, unless that was the last example.
-                return self.concatenate(parts), count >= self.train_size > 0
-        return self.concatenate(parts), True
 
     def shift(self, images: np.ndarray, rng: np.random.Generator):
         """Random shifts (edge-padded) and optional mirroring of a batch.
@@ -293,6 +278,28 @@ class Classification(Task):
 
     def concatenate(self, parts: list) -> tuple:
         return tuple(np.concatenate(column) for column in zip(*parts))
+
+    def read_first(self, dataset, min_examples: int) -> tuple[tuple, bool]:
+        """The first examples of a dataset, resized, as numpy arrays.
+
+        Reads at least `min_examples`, and on until every class has
+        appeared (a dataset sorted by class is then read whole), but no
+        more than the cache limit holds.
+
+        Returns:
+            (arrays, True when they are the whole dataset).
+        """
+        parts, count = [], 0
+        seen = np.zeros(self.num_classes, bool)
+        for part in self.batched(dataset, READ_BATCH_SIZE).as_numpy_iterator():
+            parts.append(part)
+            count += len(part[0])
+            seen[part[1]] = True
+            enough = count >= min_examples and seen.all()
+            if enough or not self.fits_in_memory(count + READ_BATCH_SIZE):
+                # Stopped early, unless that was the last example.
+                return self.concatenate(parts), count >= self.train_size > 0
+        return self.concatenate(parts), True
 
     def build(self) -> keras.Model:
         c = self.config

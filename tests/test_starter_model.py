@@ -319,7 +319,9 @@ def test_validation_skips_the_examples_the_quick_classifier_saw(
 
 
 # 2 MB holds the first 500 images at 32 px, not the whole training set.
-@pytest.mark.parametrize("cache_max_bytes", [2**31, 2 * 10**6], ids=["cached", "streamed"])
+@pytest.mark.parametrize(
+    "cache_max_bytes", [2**31, 2 * 10**6], ids=["cached", "streamed"]
+)
 def test_quick_classifier_reads_only_the_first_examples_of_a_large_set(
     starter, cache_max_bytes
 ):
